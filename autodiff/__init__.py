@@ -1,0 +1,1 @@
+"""The autograd twin: its own forward pass; every gradient from autograd."""

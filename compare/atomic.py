@@ -1,0 +1,50 @@
+"""Write files so that a crash never leaves a half-written one behind.
+
+Every writer goes to a temporary file in the destination's folder, then
+renames it over the destination: rename within one file system is atomic, so
+readers see either the old file or the whole new one.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    On an exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes(path, data):
+    """Atomically write ``data`` (bytes) to ``path``."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def write_text(path, text):
+    """Atomically write ``text`` (str, UTF-8) to ``path``."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path, obj):
+    """Atomically write ``obj`` as indented JSON to ``path``."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,1 @@
+"""The hand-derived twin: plain numpy backpropagation (never imports autograd)."""
