@@ -14,6 +14,7 @@ from compare.errors import TwinpropError
 # One line per subcommand module; a new subcommand adds its module here.
 COMMAND_MODULES = [
     "compare.cli_data",
+    "compare.cli_derivatives",
 ]
 
 
