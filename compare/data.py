@@ -14,6 +14,7 @@ Whatever the source, the decoded bytes are checked against the catalog
 sources 3-5 deliver is written to the cache, so every later load is source 1.
 """
 
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,12 +103,11 @@ def to_float(images, dtype="float64"):
 
 def _validation_count(validation, n_train):
     """Number of validation images asked for: an int count or a fraction in (0, 1)."""
+    count = -1
     if isinstance(validation, float) and 0 < validation < 1:
         count = int(round(validation * n_train))
-    elif float(validation) == int(validation):
+    elif isinstance(validation, numbers.Integral) or validation == 0:
         count = int(validation)
-    else:
-        count = -1
     if not 0 <= count < n_train:
         raise ConfigError(f"validation={validation!r} must be a count in 0..{n_train - 1} "
                           f"or a fraction in (0, 1)")

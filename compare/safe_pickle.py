@@ -6,6 +6,7 @@ This one resolves only the few numpy globals that rebuild an ndarray and
 refuses every other name before anything is imported.
 """
 
+import codecs
 import pickle
 
 import numpy as np
@@ -26,6 +27,9 @@ ALLOWED_GLOBALS = {
     ("numpy", "dtype"): np.dtype,
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    # Python 3 writes an array's bytes in a protocol-2 pickle as
+    # _codecs.encode(text, "latin1"); encoding a string runs no code.
+    ("_codecs", "encode"): codecs.encode,
     # protocol-5 pickles rebuild arrays from a buffer
     ("numpy.core.numeric", "_frombuffer"): _frombuffer,
     ("numpy._core.numeric", "_frombuffer"): _frombuffer,
