@@ -14,6 +14,7 @@ Whatever the source, the decoded bytes are checked against the catalog
 sources 3-5 deliver is written to the cache, so every later load is source 1.
 """
 
+import hashlib
 import numbers
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,8 +179,8 @@ def load_arrays(spec, data_dir=None, quiet=False, store=False, mirrors=None):
 def _network_sources(spec, quiet, mirrors):
     """(label, zero-argument function returning (arrays, origin)) for sources 3-5."""
     for folder in spec.system_dirs:
-        yield f"folder {folder}", lambda folder=folder: (read_folder(spec, folder),
-                                                         f"folder {folder}")
+        yield f"folder {folder}", lambda folder=folder: (
+            read_folder(spec, folder, verify_gz=True), f"folder {folder}")
     if fetch.mirror_list(spec, mirrors):
         yield "mirrors", lambda: fetch.fetch_from_mirrors(spec, mirrors=mirrors, quiet=quiet)
     if spec.registry is not None:
@@ -199,14 +200,21 @@ def find_file(folder, name):
                     f"of the data set in this folder")
 
 
-def read_folder(spec, folder):
+def read_folder(spec, folder, verify_gz=False):
     """Read and structurally validate the four IDX files (.gz or raw) in ``folder``.
 
+    With ``verify_gz`` (folders an OS package fills), a .gz file must also
+    match the catalog's SHA-256.
     Returns:
         {(split, kind): uint8 array}; images (n, rows, cols), labels (n,).
     """
     arrays = {}
     for (split, kind), fspec in spec.files.items():
         path = find_file(folder, fspec.name)
+        if verify_gz and path.suffix == ".gz" and fspec.gz_sha256:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != fspec.gz_sha256:
+                raise DataError(f"{path}: checksum mismatch: SHA-256 {digest[:16]}..., expected "
+                                f"{fspec.gz_sha256[:16]}...; reinstall the package that put it there")
         arrays[(split, kind)] = read_idx(path, expect_ndim=3 if kind == "images" else 1)
     return arrays

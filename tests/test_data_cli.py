@@ -183,3 +183,15 @@ def test_unknown_dataset_is_a_usage_error(capsys):
         main(["data", "info", "--dataset", "nope"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_cache_location_prefers_twinprop_data_then_xdg_then_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("TWINPROP_DATA", str(tmp_path / "a"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.cache_root() == tmp_path / "a"
+    monkeypatch.delenv("TWINPROP_DATA")
+    assert cache.cache_root() == tmp_path / "xdg" / "twinprop"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.cache_root() == tmp_path / "home" / ".cache" / "twinprop"
+    assert cache.dataset_dir(datasets.MNIST) == tmp_path / "home" / ".cache" / "twinprop" / "mnist"

@@ -243,3 +243,34 @@ class _Evil:
     def __reduce__(self):
         import os
         return os.system, (f"touch {self.marker}",)
+
+
+def test_download_that_fails_the_content_check_never_enters_the_cache(cache_root, tmp_path, tiny):
+    spec, arrays = tiny
+    wrong = spec.replace(first_train_labels=tuple((v + 1) % 3 for v in spec.first_train_labels))
+    with LocalServer(_serve_gz(tmp_path / "good", spec, arrays)) as server, \
+            pytest.raises(DataError, match="first train labels"):
+        load_arrays(wrong, mirrors=[server.url], quiet=True)
+    assert _cached_files(cache_root) == []
+
+
+def test_os_package_folder_is_used_and_cached_before_any_mirror(cache_root, tmp_path, tiny):
+    spec, arrays = tiny
+    folder = _serve_gz(tmp_path / "usr-share", spec, arrays)
+    spec = spec.replace(system_dirs=(str(folder),))
+    got, source = load_arrays(spec, mirrors=[refused_url()], quiet=True)
+    assert source == f"folder {folder}"
+    _assert_same(got, arrays)
+    assert cache.is_complete(spec)
+
+
+def test_os_package_folder_with_a_wrong_gz_checksum_is_refused(cache_root, tmp_path, tiny):
+    spec, arrays = tiny
+    folder = _serve_gz(tmp_path / "usr-share", spec, arrays)
+    # Same content, other compression level: decodes fine, but not the packaged bytes.
+    path = folder / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()), compresslevel=1, mtime=5))
+    spec = spec.replace(system_dirs=(str(folder),))
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz: checksum mismatch"):
+        load_arrays(spec, quiet=True)
+    assert _cached_files(cache_root) == []

@@ -6,11 +6,14 @@ independently of compare/datasets.py, so a typo there cannot hide.
 """
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from compare import cache
 from compare.data import load_dataset
+from compare.datasets import FASHION_MNIST
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -60,3 +63,13 @@ def test_mnist_second_load_comes_from_the_cache_and_float32_matches(mnist):
     assert again.source.startswith("cache ")
     assert again.x_train.dtype == np.float32
     np.testing.assert_allclose(again.x_train[:2000], mnist.x_train[:2000], rtol=0, atol=1e-7)
+
+
+def test_fashion_mnist_has_6000_and_1000_images_per_class():
+    if not (Path("/usr/share/datasets/fashion-mnist").is_dir() or cache.is_complete(FASHION_MNIST)):
+        pytest.skip("Debian's dataset-fashion-mnist package is not installed")
+    ds = load_dataset("fashion-mnist", dtype="float32", quiet=True)
+    assert np.bincount(ds.y_train).tolist() == [6000] * 10
+    assert np.bincount(ds.y_test).tolist() == [1000] * 10
+    assert ds.y_train[:10].tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
+    assert ds.class_names[9] == "Ankle boot"
