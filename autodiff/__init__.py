@@ -7,7 +7,7 @@ Same interface as ``manual`` (the twins never import each other)::
     loss, grads = loss_and_grads(params, X, y, activation="tanh")
 """
 
-from autodiff.network import ACTIVATION_NAMES, forward, loss_and_grads
+from autodiff.network import ACTIVATION_NAMES, ACTIVATIONS, forward, loss_and_grads
 from compare.init import INITS, init_params
 
-__all__ = ["ACTIVATION_NAMES", "INITS", "forward", "init_params", "loss_and_grads"]
+__all__ = ["ACTIVATION_NAMES", "ACTIVATIONS", "INITS", "forward", "init_params", "loss_and_grads"]

@@ -53,7 +53,8 @@ def _identity(x):
     return x
 
 
-_ACTIVATIONS = {
+# name -> autograd.numpy function; public so derivative studies can differentiate it
+ACTIVATIONS = {
     "sigmoid": _sigmoid,
     "tanh": _tanh,
     "relu": _relu,
@@ -61,13 +62,13 @@ _ACTIVATIONS = {
     "softplus": _softplus,
     "identity": _identity,
 }
-ACTIVATION_NAMES = tuple(_ACTIVATIONS)
+ACTIVATION_NAMES = tuple(ACTIVATIONS)
 
 
 def _activation(name):
     """Return the activation function called ``name``, or raise ConfigError."""
     try:
-        return _ACTIVATIONS[name]
+        return ACTIVATIONS[name]
     except (KeyError, TypeError):
         raise ConfigError(
             f"unknown activation {name!r}; choose one of {', '.join(ACTIVATION_NAMES)}"
