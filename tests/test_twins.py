@@ -2,8 +2,10 @@
 
 import warnings
 
+import autograd.numpy as anp
 import numpy as np
 import pytest
+from autograd import grad
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -231,9 +233,6 @@ def test_loss_survives_huge_logits():
 
 @pytest.mark.parametrize("activation", ACTIVATION_NAMES)
 def test_backward_matches_autograd_for_an_arbitrary_upstream_gradient(activation):
-    from autograd import grad
-    import autograd.numpy as anp
-
     rng = np.random.default_rng(3)
     params = init_params([6, 5, 4, 3], init="normal", seed=9)
     params = [(W, rng.standard_normal(b.shape)) for W, b in params]
