@@ -1,0 +1,180 @@
+"""``twinprop train`` / ``compare`` / ``plot``: run folders, exit statuses, one-line errors.
+
+Most tests swap compare.data.load_dataset for a small synthetic data set so
+they run in seconds; one trains briefly on a subset of the real MNIST.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import compare.data
+import manual
+from compare.cli import build_parser, main
+from compare.cli_train import _config_and_twins
+from compare.trainer import TrainConfig
+from test_trainer import make_blobs, without_seconds
+
+TINY = ["--hidden", "6", "--batch-size", "16", "--epochs", "2", "--seed", "1"]
+
+
+def run_cli(argv, capsys):
+    """Run the CLI in-process; return (exit status, stdout, stderr)."""
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse usage errors exit from inside parse_args
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def blobs(monkeypatch):
+    """Make every CLI data load return the synthetic blobs (120 train, 40 test)."""
+    data = make_blobs()
+    monkeypatch.setattr(compare.data, "load_dataset", lambda **kwargs: data)
+    return data
+
+
+def test_train_writes_config_metrics_checkpoint_and_curves(blobs, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli(["train", *TINY, "--out", str(out)], capsys)
+    assert code == 0
+    assert {p.name for p in out.iterdir()} == {
+        "config.json", "metrics.json", "checkpoint.npz", "curves.png"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics) == ["manual"]
+    assert [e["epoch"] for e in metrics["manual"]] == [1, 2]
+    assert set(metrics["manual"][0]) == {
+        "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "lr"}
+    config = json.loads((out / "config.json").read_text())
+    assert config["twins"] == ["manual"] and config["config"]["hidden"] == [6]
+    assert "epoch   2/2" in stdout and "test accuracy" in stdout
+
+
+def test_compare_records_both_twins_and_their_parameter_difference(blobs, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code, _, _ = run_cli(["compare", *TINY, "--out", str(out), "--quiet"], capsys)
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics) == ["manual", "autodiff"]
+    for twin in metrics:
+        assert all(0 <= e["max_param_diff"] <= 1e-10 for e in metrics[twin])
+
+
+def test_train_autodiff_twin_alone(blobs, tmp_path, capsys):
+    code, _, _ = run_cli(["train", "--twin", "autodiff", *TINY, "--out", str(tmp_path / "a"),
+                          "--quiet"], capsys)
+    assert code == 0
+    assert list(json.loads((tmp_path / "a" / "metrics.json").read_text())) == ["autodiff"]
+
+
+@pytest.mark.parametrize("bad", [
+    ["--lr", "0"], ["--lr", "-0.1"], ["--lr", "nan"], ["--batch-size", "0"],
+    ["--batch-size", "121"], ["--batch-size", "lots"], ["--activation", "swish"],
+    ["--init", "orthogonal"], ["--dataset", "cifar10"], ["--epochs", "0"],
+    ["--hidden", "0"], ["--schedule", "cosine"], ["--dtype", "float16"],
+])
+def test_bad_options_exit_2_with_one_line(bad, blobs, tmp_path, capsys):
+    code, _, err = run_cli(["train", *TINY, *bad, "--out", str(tmp_path / "r"), "--quiet"],
+                           capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("twinprop") and "Traceback" not in err
+
+
+def test_divergence_exits_1_with_one_line_suggesting_a_lower_rate(blobs, tmp_path, capsys):
+    code, _, err = run_cli(["train", *TINY, "--activation", "relu", "--lr", "1e200",
+                            "--out", str(tmp_path / "r"), "--quiet"], capsys)
+    assert code == 1
+    assert err.count("\n") == 1 and "diverged" in err and "--lr 1e+199" in err
+
+
+def test_existing_out_is_never_overwritten_without_force(blobs, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(["train", *TINY, "--out", str(out), "--quiet"], capsys)[0] == 0
+    before = (out / "metrics.json").read_bytes()
+    code, _, err = run_cli(["train", *TINY, "--lr", "0.1", "--out", str(out), "--quiet"], capsys)
+    assert code == 2 and "--force" in err and err.count("\n") == 1
+    assert (out / "metrics.json").read_bytes() == before
+    (out / "notes.txt").write_text("mine")
+    code, _, _ = run_cli(["train", *TINY, "--lr", "0.1", "--out", str(out), "--force",
+                          "--quiet"], capsys)
+    assert code == 0 and (out / "metrics.json").read_bytes() != before
+    assert (out / "notes.txt").read_text() == "mine"  # --force removes only run files
+
+
+def test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run(
+        blobs, tmp_path, capsys, monkeypatch):
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    assert run_cli(["compare", *TINY, "--epochs", "3", "--out", str(whole), "--quiet"],
+                   capsys)[0] == 0
+
+    real = manual.loss_and_grads
+    calls = {"n": 0}
+
+    def interrupt_in_epoch_2(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 10:  # 8 steps per epoch: step 2 of epoch 2
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(manual, "loss_and_grads", interrupt_in_epoch_2)
+        code, _, err = run_cli(["compare", *TINY, "--epochs", "3", "--out", str(cut),
+                                "--quiet"], capsys)
+    assert code == 130 and err.count("\n") == 1
+    assert f"--resume --out {cut}" in err and "1 completed epoch" in err
+
+    code, _, _ = run_cli(["compare", "--resume", "--out", str(cut), "--quiet"], capsys)
+    assert code == 0
+    def metrics(run):
+        return without_seconds(json.loads((run / "metrics.json").read_text()))
+    assert metrics(cut) == metrics(whole)
+    with np.load(cut / "checkpoint.npz") as a, np.load(whole / "checkpoint.npz") as b:
+        assert all(np.array_equal(a[k], b[k]) for k in a.files if k.startswith(("manual", "auto")))
+
+
+def test_resume_with_a_changed_option_exits_2(blobs, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(["train", *TINY, "--out", str(out), "--quiet"], capsys)[0] == 0
+    code, _, err = run_cli(["train", "--resume", "--lr", "0.01", "--out", str(out)], capsys)
+    assert code == 2 and "lr" in err and err.count("\n") == 1
+
+
+def test_plot_redraws_curves_from_metrics_only(blobs, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(["compare", *TINY, "--out", str(out), "--quiet"], capsys)[0] == 0
+    (out / "curves.png").unlink()
+    (out / "checkpoint.npz").unlink()
+    code, stdout, _ = run_cli(["plot", str(out)], capsys)
+    assert code == 0 and (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    code, _, err = run_cli(["plot", str(tmp_path / "nowhere")], capsys)
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_hidden_repeats_and_full_batch(blobs, tmp_path, capsys):
+    out = tmp_path / "run"
+    code, _, _ = run_cli(["train", "--hidden", "8", "--hidden", "5", "--batch-size", "full",
+                          "--epochs", "1", "--out", str(out), "--quiet"], capsys)
+    assert code == 0
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["hidden"] == [8, 5] and config["batch_size"] is None
+
+
+def test_options_left_out_give_the_papers_best_setting(tmp_path):
+    args = build_parser().parse_args(["train"])
+    cfg, twins = _config_and_twins(args, "train", tmp_path)
+    assert cfg == TrainConfig() and twins == ("manual",)
+    assert (cfg.activation, cfg.hidden, cfg.batch_size, cfg.schedule) == (
+        "tanh", (100,), 250, "decay")
+
+
+def test_train_on_a_slice_of_real_mnist_learns(tmp_path, capsys):
+    compare.data.load_dataset("mnist", quiet=True)  # fetched into the cache if missing
+    out = tmp_path / "mnist"
+    code, _, _ = run_cli(["train", "--train-subset", "2000", "--test-subset", "500", "--batch-size", "50",
+                          "--epochs", "2", "--out", str(out), "--quiet"], capsys)
+    assert code == 0
+    last = json.loads((out / "metrics.json").read_text())["manual"][-1]
+    assert last["test_acc"] > 0.8
