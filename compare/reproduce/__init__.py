@@ -1,0 +1,11 @@
+"""``twinprop reproduce``: the paper's figures, redrawn with both twins.
+
+- figures.py: which training runs each figure needs (full and quick scale)
+- results.py: one finished run, and the runs of one curve across seeds
+- cache.py:   finished runs on disk, keyed by a hash of their configuration
+- runner.py:  runs the missing configurations on local processes or Dask
+- plots.py:   the PNGs, each with its data (JSON and CSV) beside it
+- confusion.py: figure 7's confusion matrix and misclassified images
+- claims.py:  the paper's claims set against the measurements, with verdicts
+- report.py:  report.md and a self-contained report.html
+"""
