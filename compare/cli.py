@@ -15,6 +15,7 @@ from compare.errors import TwinpropError
 COMMAND_MODULES = [
     "compare.cli_data",
     "compare.cli_derivatives",
+    "compare.cli_train",
     "compare.cli_reproduce",
 ]
 
