@@ -17,12 +17,11 @@ Every function returns plain dicts of numpy arrays and floats;
 ``compare.plot_derivatives`` and the files written by ``compare.cli_derivatives``.
 """
 
-import importlib
-
 import autograd.numpy as anp
 import numpy as np
 from autograd import elementwise_grad
 
+import autodiff
 import manual
 from manual.activations import LEAKY_SLOPE
 
@@ -46,7 +45,7 @@ KINK_WINDOW_STEP = 1e-3
 
 
 # Plain autograd.numpy expressions, independent of both twins. They stand in
-# for a name the autograd twin does not expose, and the kink study measures
+# for a name the autograd twin does not have, and the kink study measures
 # autograd's rule for np.maximum on the relu and leaky_relu written with it.
 REFERENCE_EXPRESSIONS = {
     "sigmoid": lambda z: 0.5 * (anp.tanh(0.5 * z) + 1.0),  # no overflow for any z
@@ -56,10 +55,6 @@ REFERENCE_EXPRESSIONS = {
     "softplus": lambda z: anp.logaddexp(0.0, z),
     "identity": lambda z: z,
 }
-# Where the autograd twin's activation functions are looked up, in order: a
-# public table if the twin exports one, then the table its network module
-# keeps (name -> autograd.numpy function).
-TWIN_TABLES = (("autodiff", "ACTIVATIONS"), ("autodiff.network", "_ACTIVATIONS"))
 
 
 def autograd_activation(name):
@@ -67,13 +62,10 @@ def autograd_activation(name):
 
     ``fn`` maps an array z to g(z) with autograd.numpy, so ``elementwise_grad``
     can differentiate it. ``REFERENCE_EXPRESSIONS`` is used only when the twin
-    exposes no function of that name.
+    has no activation of that name.
     """
-    for module_name, attr in TWIN_TABLES:
-        table = getattr(importlib.import_module(module_name), attr, None)
-        if table is not None and name in table:
-            entry = table[name]
-            return getattr(entry, "fn", entry), f"{module_name}.{attr}[{name!r}]"
+    if name in autodiff.ACTIVATIONS:
+        return autodiff.ACTIVATIONS[name], f"autodiff.ACTIVATIONS[{name!r}]"
     return REFERENCE_EXPRESSIONS[name], f"compare.derivatives.REFERENCE_EXPRESSIONS[{name!r}]"
 
 
