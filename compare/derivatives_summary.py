@@ -53,8 +53,9 @@ def summarize(table, curves, kinks):
     lines += [
         "",
         f"Hand and autograd derivatives agree to {_fmt(worst_ag)} everywhere off the kinks; "
-        f"central differences agree with them to {_fmt(worst_fd)}, the size the V-curves "
-        "below predict for this step.",
+        f"central differences agree with them to {_fmt(worst_fd)}, of the order of "
+        f"eps^(2/3) = {np.finfo(np.float64).eps ** (2 / 3):.2g}, the least error a step near "
+        "eps^(1/3) allows (see the V-curves).",
         "",
         "## Error against step (vcurves.png; data: vcurves.json)",
         "",
@@ -83,9 +84,15 @@ def summarize(table, curves, kinks):
             lines.append(
                 f"- {dtype} (eps = {block['eps']:.2g}): for {', '.join(smooth)} the best step lies "
                 f"in [{min(bests):.2g}, {max(bests):.2g}] against eps^(1/3) = {block['eps_cbrt']:.2g}; "
-                f"the smallest error is {_fmt(min(r['min_error'] for r in smooth.values()))}"
+                f"the smallest error is {_fmt(min(r['min_error'] for r in smooth.values()))} "
+                f"(eps^(2/3) = {block['eps'] ** (2 / 3):.2g})"
                 + (f"; truncation slopes {min(trunc):.2f} to {max(trunc):.2f}" if trunc else "")
                 + (f"; rounding slopes {min(rnd):.2f} to {max(rnd):.2f}" if rnd else "") + ".")
+        plateau = block["eps"] * max(curves["base_points"])
+        if plateau > min(curves["steps"]):
+            lines.append(
+                f"- {dtype}: below h ≈ eps·max|z0| = {plateau:.2g}, z0 ± h rounds to z0, the "
+                "quotient is 0 and the error is |g'(z0)| itself: the flat left end of the curves.")
         if flat:
             lines.append(
                 f"- {dtype}: {', '.join(flat)} have no truncation error (g is linear on each "
