@@ -256,6 +256,9 @@ def test_each_twin_matches_central_differences_for_every_activation(case):
                 # error is <= 32 * depth * eps * |z|max; the quotient divides the
                 # difference of two such errors by 2h.
                 rounding = 32 * len(params) * EPS * z_max / step
+                # 1e-9 relative: a floor for when c h^2 happens to be tiny and the
+                # estimate with it (the O(h^4) rest still counts); any bug worth
+                # finding (wrong g', lost 1/B, swapped terms) is >= 1e-3 off.
                 tol = truncation + rounding + 1e-9 * abs(exact)
                 assert abs(d1 - exact) <= tol, (
                     f"{twin.__name__} {activation}: tensor {tensor} <grad, v> = {exact!r}, "
