@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "compare.cli_derivatives",
     "compare.cli_train",
     "compare.cli_reproduce",
+    "compare.cli_gradcheck",
 ]
 
 

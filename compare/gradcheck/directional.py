@@ -1,0 +1,177 @@
+"""Mode ``fast``: K signed random directions per tensor.
+
+For a unit direction v over one tensor, the directional finite difference
+of the loss is compared with <grad, v>. The directions are Rademacher (or
+Gaussian) with both signs present, never all positive: with all-positive
+directions, errors of opposite sign in different coordinates cancel in
+<grad, v> (a transposed gradient has the same sum as the right one). On a
+failure, the bad coordinate is localised by bisecting the direction's
+support: the error of a direction is the sum of its halves' errors, so the
+half with the larger error holds a bad coordinate; about log2(n) halvings
+reach one coordinate.
+"""
+
+import numpy as np
+
+from compare.errors import ConfigError
+from compare.gradcheck import finite_diff as fd
+from compare.gradcheck import kinks
+from compare.gradcheck import tolerance as T
+from compare.gradcheck.full import twin_unmatched
+from compare.gradcheck.lossfn import build_cache, delta_loss
+from compare.gradcheck.oracles import loss_row, numeric_rows, twin_rows
+from compare.gradcheck.report import FAIL
+from compare.gradcheck.twins import TWINS, gradients, loss_and_grads, tensor_names
+
+DIRECTIONS = 8
+KINDS = ("rademacher", "gaussian")
+
+
+def random_directions(shape, count, rng, kind="rademacher"):
+    """``count`` unit directions over a tensor of ``shape``, never all one sign.
+
+    Returns:
+        (count, *shape) array, each direction of L2 norm 1.
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"unknown direction kind {kind!r}; choose one of {', '.join(KINDS)}")
+    n = int(np.prod(shape))
+    if kind == "rademacher":
+        v = rng.choice([-1.0, 1.0], size=(count, n))
+    else:
+        v = rng.standard_normal((count, n))
+    if n > 1:
+        # Force both signs: flip one entry of any direction that has one sign only.
+        one_sign = (v > 0).all(axis=1) | (v < 0).all(axis=1)
+        v[one_sign, rng.integers(0, n, size=int(one_sign.sum()))] *= -1
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v.reshape((count,) + tuple(shape))
+
+
+def tensor_pre_activation_change(cache, t, V, steps):
+    """dz of layer t // 2 for steps s and directions V over tensor t.
+
+    Args:
+        t: tensor index (2k = W_k, 2k+1 = b_k).
+        V: (K, *shape) directions.
+        steps: (S,) step sizes.
+    Returns:
+        (S, K, B, n_{k+1}).
+    """
+    k, is_bias = divmod(t, 2)
+    x = cache.inputs[k]
+    if is_bias:
+        dz = np.broadcast_to(V[:, None, :], (len(V), len(x), V.shape[-1]))
+    else:
+        dz = np.einsum("bi,kij->kbj", x, V)
+    return np.asarray(steps)[:, None, None, None] * dz
+
+
+def direction_differences(cache, t, V, h, pin_slope=None):
+    """Differences along directions V of tensor t, with kink labels."""
+    dz = tensor_pre_activation_change(cache, t, V, fd.steps(h))
+    track = cache.act.kink is not None
+    out = delta_loss(cache, t // 2, dz, pin_slope=pin_slope, track=track)
+    kink = out.crossed.any(axis=0) if track else np.zeros(len(V), bool)
+    exact = out.exact.any(axis=0) if track else np.zeros(len(V), bool)
+    return fd.differences(out.dL, h), kink, exact
+
+
+def assess_directions(cache, t, V, grad, h, slope):
+    """Analytic <grad, v>, numeric values and tolerances for directions V.
+
+    Returns:
+        (analytic, numeric, tol, error, kink), each (K,).
+    """
+    analytic = np.tensordot(V, grad, axes=grad.ndim)
+    diffs, kink, exact = direction_differences(cache, t, V, h)
+    pinned = None
+    if exact.any():
+        pinned = direction_differences(cache, t, V, h, pin_slope=slope)[0]
+    numeric, tol, error = kinks.apply_kink_rules(analytic, diffs, kink, exact, pinned,
+                                                 cache.loss)
+    # <grad, v> itself rounds: at most n eps sum |g_i v_i| (the dot product bound).
+    tol = tol + grad.size * T.EPS * np.tensordot(np.abs(V), np.abs(grad), axes=grad.ndim)
+    return analytic, numeric, tol, error, kink
+
+
+def localise(cache, t, v, grad, h, slope):
+    """Bisect the support of a failing direction down to one coordinate.
+
+    Returns:
+        (index tuple, analytic, numeric) of the coordinate reached.
+    """
+    support = np.flatnonzero(v)
+    while support.size > 1:
+        halves = np.array_split(support, 2)
+        V = np.zeros((2, v.size))
+        for i, half in enumerate(halves):
+            V[i, half] = v.reshape(-1)[half]
+        V = V.reshape((2,) + v.shape)
+        analytic, numeric = assess_directions(cache, t, V, grad, h, slope)[:2]
+        support = halves[int(np.argmax(np.abs(analytic - numeric)))]
+    e = np.zeros(v.size)
+    e[support[0]] = 1.0
+    e = e.reshape((1,) + v.shape)
+    analytic, numeric = assess_directions(cache, t, e, grad, h, slope)[:2]
+    index = tuple(int(i) for i in np.unravel_index(int(support[0]), v.shape))
+    return index, float(analytic[0]), float(numeric[0])
+
+
+def fd_oracle_fast(activation, twin, twin_out, cache, directions, names, h, label=None):
+    """Rows of one twin against directional differences; failures localised."""
+    loss, grads = twin_out
+    oracle = label or f"{twin} vs FD"
+    rows = [loss_row(activation, oracle, loss, cache.loss)]
+    slope = kinks.twin_slope(twin, activation) if cache.act.kink is not None else None
+    results = []
+    for t in range(len(names)):
+        if grads[t].shape != directions[t].shape[1:]:
+            results.append(None)
+            continue
+        results.append(assess_directions(cache, t, directions[t], grads[t], h, slope))
+    analytic = [r[0] if r else np.array([np.nan]) for r in results]
+    field = lambda i, fill: [r[i] if r else fill for r in results]   # noqa: E731
+    tensor_rows = numeric_rows(
+        activation, oracle, names, analytic, field(1, np.array([0.0])), field(2, 0.0),
+        rel_scales=[T.floor(cache.loss, h)] * len(names), errors=field(3, None), step=h,
+        kinks=field(4, None), extra_fail=[None if r else np.array([True]) for r in results],
+        unit="directions")
+    for t, row in enumerate(tensor_rows):
+        if results[t] is None:
+            row.note = f"gradient shape {grads[t].shape} where {directions[t].shape[1:]} was expected"
+        elif row.verdict == FAIL:
+            v = directions[t][row.worst[0]]
+            index, a, n = localise(cache, t, v, grads[t], h, slope)
+            row.note = (f"direction {row.worst[0]} localised by bisection to {names[t]}"
+                        f"[{','.join(map(str, index))}]: analytic {a:+.6e}, numeric {n:+.6e}")
+            row.localised = index
+        rows.append(row)
+    return rows
+
+
+def run_fast(params, X, y, activation, h=T.STEP, count=DIRECTIONS, seed=0, kind="rademacher"):
+    """Mode fast for one activation: all three oracles, ``count`` directions per tensor."""
+    names = tensor_names(params)
+    cache = build_cache(params, X, y, activation)
+    rng = np.random.default_rng([int(seed), 0xD12EC7])
+    tensors = [t for pair in params for t in pair]
+    directions = [random_directions(t.shape, count, rng, kind) for t in tensors]
+    outs = {twin: gradients(loss_and_grads(twin), params, X, y, activation) for twin in TWINS}
+    rows = []
+    for twin in TWINS:
+        rows += fd_oracle_fast(activation, twin, outs[twin], cache, directions, names, h)
+    unmatched, note = twin_unmatched(activation, cache)
+    rows += twin_rows(activation, names, outs["manual"], outs["autodiff"], unmatched, note)
+    return rows
+
+
+def check_grad_fn_fast(grad_fn, params, X, y, activation, label="candidate vs FD",
+                       h=T.STEP, count=DIRECTIONS, seed=0):
+    """Rows of any ``loss_and_grads``-like function against directional FD."""
+    names = tensor_names(params)
+    cache = build_cache(params, X, y, activation)
+    rng = np.random.default_rng([int(seed), 0xD12EC7])
+    directions = [random_directions(t.shape, count, rng) for pair in params for t in pair]
+    out = gradients(grad_fn, params, X, y, activation)
+    return fd_oracle_fast(activation, "manual", out, cache, directions, names, h, label)

@@ -1,0 +1,139 @@
+"""Mode ``full``: every parameter by central differences with error estimates.
+
+For each parameter theta_i the loss changes at theta_i + s for
+s in (h, -h, h/2, -h/2) come from :mod:`compare.gradcheck.structured` (all
+coordinates of a layer in vectorised batches); Richardson extrapolation
+gives the numeric derivative and its error estimate, kink coordinates get
+the one-sided-slope rule (:mod:`compare.gradcheck.kinks`), and each twin is
+compared with the result and with the other twin.
+"""
+
+import numpy as np
+
+from compare.gradcheck import finite_diff as fd
+from compare.gradcheck import kinks
+from compare.gradcheck import tolerance as T
+from compare.gradcheck.lossfn import build_cache
+from compare.gradcheck.oracles import loss_row, numeric_rows, twin_rows
+from compare.gradcheck.structured import all_changes, layer_changes
+from compare.gradcheck.twins import TWINS, gradients, loss_and_grads, tensor_names
+
+
+def coordinate_differences(params, X, y, activation, h=T.STEP):
+    """Central differences for every parameter, with kink labels.
+
+    Args:
+        params: list of K pairs (W, b), float64; X (B, n_0); y (B,).
+        activation: hidden activation name.
+        h: the larger step.
+    Returns:
+        (cache, diffs, kink, exact): lists over tensors [W1, b1, ...] of
+        Differences and bool masks (all False for a smooth activation).
+    """
+    cache = build_cache(params, X, y, activation)
+    track = cache.act.kink is not None
+    diffs, kink, exact = [], [], []
+    for lc in all_changes(cache, fd.steps(h), track=track):
+        for dL, kmask, emask in ((lc.dW, lc.kink_W, lc.exact_W), (lc.db, lc.kink_b, lc.exact_b)):
+            diffs.append(fd.differences(dL, h))
+            kink.append(kmask if track else np.zeros(dL.shape[1:], bool))
+            exact.append(emask if track else np.zeros(dL.shape[1:], bool))
+    return cache, diffs, kink, exact
+
+
+def pinned_differences(cache, exact, slope, h=T.STEP):
+    """Differences of the loss whose on-kink units follow ``slope``.
+
+    Computed only for layers with an exact-kink coordinate; None elsewhere.
+    """
+    out = []
+    for k in range(cache.n_layers):
+        if exact[2 * k].any() or exact[2 * k + 1].any():
+            lc = layer_changes(cache, k, fd.steps(h), pin_slope=slope)
+            out += [fd.differences(lc.dW, h), fd.differences(lc.db, h)]
+        else:
+            out += [None, None]
+    return out
+
+
+def fd_oracle(activation, twin, twin_out, cache, diffs, kink, exact, names, h, label=None):
+    """Rows of one twin against the finite differences (kink rules applied).
+
+    Args:
+        twin: whose convention at an exact kink applies ("manual"/"autodiff").
+        twin_out: (loss, [tensors]) to check.
+        cache, diffs, kink, exact: from :func:`coordinate_differences`.
+        label: the oracle's name in the table (default "<twin> vs FD").
+    """
+    loss, grads = twin_out
+    oracle = label or f"{twin} vs FD"
+    rows = [loss_row(activation, oracle, loss, cache.loss)]
+    pinned = [None] * len(names)
+    if any(e.any() for e in exact):
+        pinned = pinned_differences(cache, exact, kinks.twin_slope(twin, activation), h)
+    numeric, tol, errors = [], [], []
+    for t in range(len(names)):
+        if grads[t].shape == diffs[t].numeric.shape:
+            rules = kinks.apply_kink_rules(grads[t], diffs[t], kink[t], exact[t],
+                                           pinned[t], cache.loss)
+        else:   # reported as a shape mismatch by numeric_rows
+            rules = (diffs[t].numeric, 0.0, None)
+        for out, value in zip((numeric, tol, errors), rules):
+            out.append(value)
+    floor = T.floor(cache.loss, h)
+    rows += numeric_rows(activation, oracle, names, grads, numeric, tol,
+                         rel_scales=[floor] * len(names), errors=errors, step=h, kinks=kink)
+    return rows
+
+
+def twin_unmatched(activation, cache, exact=None):
+    """Masks of elements the twins may disagree on, with the reason.
+
+    Only elements that move a unit sitting exactly on the kink, and only
+    when the twins' conventions there differ; otherwise (None, "").
+
+    Args:
+        cache: Cache of the base point.
+        exact: per-tensor exact-kink masks if already known (else computed).
+    """
+    act = cache.act
+    if act.kink is None or not any((z == act.kink).any() for z in cache.zs):
+        return None, ""
+    slopes = {twin: kinks.twin_slope(twin, activation) for twin in TWINS}
+    if slopes["manual"] == slopes["autodiff"]:
+        return None, ""
+    if exact is None:
+        exact = [mask for lc in all_changes(cache, fd.steps(T.STEP), track=True)
+                 for mask in (lc.exact_W, lc.exact_b)]
+    note = ("exact-kink elements not compared: the twins' derivatives at the kink "
+            f"differ by convention (manual {slopes['manual']:g}, autodiff {slopes['autodiff']:g})")
+    return exact, note
+
+
+def run_full(params, X, y, activation, h=T.STEP):
+    """Mode full for one activation: all three oracles, every parameter.
+
+    Returns:
+        list of TensorCheck (manual vs FD, autodiff vs FD, manual vs autodiff).
+    """
+    names = tensor_names(params)
+    cache, diffs, kink, exact = coordinate_differences(params, X, y, activation, h)
+    outs = {twin: gradients(loss_and_grads(twin), params, X, y, activation) for twin in TWINS}
+    rows = []
+    for twin in TWINS:
+        rows += fd_oracle(activation, twin, outs[twin], cache, diffs, kink, exact, names, h)
+    unmatched, note = twin_unmatched(activation, cache, exact)
+    rows += twin_rows(activation, names, outs["manual"], outs["autodiff"], unmatched, note)
+    return rows
+
+
+def check_grad_fn(grad_fn, params, X, y, activation, label="candidate vs FD", h=T.STEP):
+    """Rows of any ``loss_and_grads``-like function against FD (mode full).
+
+    Used by the selftest; at an exact kink the candidate is held to the
+    manual twin's documented convention.
+    """
+    names = tensor_names(params)
+    cache, diffs, kink, exact = coordinate_differences(params, X, y, activation, h)
+    out = gradients(grad_fn, params, X, y, activation)
+    return fd_oracle(activation, "manual", out, cache, diffs, kink, exact, names, h, label)

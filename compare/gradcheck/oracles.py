@@ -1,0 +1,91 @@
+"""The three oracles as table rows: each twin vs a numerical derivative, and
+the twins vs each other.
+
+Every function returns a list of :class:`TensorCheck` rows; the modes
+(full, fast, complex) differ only in how they obtain the numerical values.
+"""
+
+import numpy as np
+
+from compare.gradcheck import tolerance as T
+from compare.gradcheck.report import summarise
+
+
+def loss_row(activation, oracle, twin_loss, reference_loss):
+    """The twin's loss against the loss the numerical check differentiates.
+
+    A gradient can only match the derivative of the function the check
+    evaluates; this row shows the two functions agree at the base point.
+    """
+    tol = T.TWIN_TOL * max(1.0, abs(reference_loss))
+    row = summarise(activation, oracle, "loss", np.array(twin_loss), np.array(reference_loss),
+                    tol, rel_scale=tol)
+    return row
+
+
+def twin_rows(activation, names, manual_out, autodiff_out, unmatched=None, note=""):
+    """manual vs autodiff, element by element, to TWIN_TOL.
+
+    Args:
+        names: tensor names ["W1", "b1", ...].
+        manual_out, autodiff_out: (loss, [tensors]) of each twin.
+        unmatched: optional list of bool masks, elements not compared
+            (exact kinks where the two twins' conventions differ).
+        note: explanation attached to rows with unmatched elements.
+    Returns:
+        list of TensorCheck, the loss first.
+    """
+    oracle = "manual vs autodiff"
+    (loss_m, grads_m), (loss_a, grads_a) = manual_out, autodiff_out
+    rows = [loss_row(activation, oracle, loss_m, loss_a)]
+    for t, name in enumerate(names):
+        gm, ga = grads_m[t], grads_a[t]
+        if gm.shape != ga.shape:
+            rows.append(_shape_mismatch(activation, oracle, name, gm, ga))
+            continue
+        scale = max(1.0, float(np.abs(gm).max(initial=0.0)), float(np.abs(ga).max(initial=0.0)))
+        tol = np.full(gm.shape, T.TWIN_TOL * scale)
+        mask = unmatched[t] if unmatched is not None else None
+        if mask is not None:
+            tol = np.where(mask, np.inf, tol)
+        row = summarise(activation, oracle, name, gm, ga, tol, rel_scale=T.TWIN_TOL,
+                        kink=mask)
+        if mask is not None and mask.any():
+            row.note = note
+        rows.append(row)
+    return rows
+
+
+def numeric_rows(activation, oracle, names, grads, numeric, tol, *, rel_scales, errors=None,
+                 step=None, kinks=None, extra_fail=None, unit="elements"):
+    """A twin's gradients against numerical values, tensor by tensor.
+
+    Args:
+        names: tensor names; grads: the twin's tensors (analytic values).
+        numeric, tol: per tensor, the numerical values and pass thresholds
+            (shaped like the analytic values for elements, or one per direction).
+        rel_scales: per tensor, the zero level of the relative error.
+        errors: per tensor, estimated numerical error, or None.
+        kinks, extra_fail: per tensor bool masks, or None.
+    Returns:
+        list of TensorCheck.
+    """
+    rows = []
+    for t, name in enumerate(names):
+        if grads[t].shape != np.shape(numeric[t]) and unit == "elements":
+            rows.append(_shape_mismatch(activation, oracle, name, grads[t], numeric[t]))
+            continue
+        rows.append(summarise(
+            activation, oracle, name, grads[t], numeric[t], tol[t], rel_scale=rel_scales[t],
+            fd_error=None if errors is None else errors[t], step=step,
+            kink=None if kinks is None else kinks[t],
+            extra_fail=None if extra_fail is None else extra_fail[t], unit=unit))
+    return rows
+
+
+def _shape_mismatch(activation, oracle, name, a, b):
+    """A failed row for a gradient of the wrong shape."""
+    row = summarise(activation, oracle, name, np.array([np.nan]), np.array([0.0]), 0.0,
+                    rel_scale=1.0, extra_fail=np.array([True]))
+    row.note = f"shape {tuple(np.shape(a))} where {tuple(np.shape(b))} was expected"
+    return row

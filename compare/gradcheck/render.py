@@ -1,0 +1,202 @@
+"""What ``twinprop gradcheck`` prints: a header saying what was checked and
+by which rule, the table, and a verdict line; or the same as JSON."""
+
+from compare.gradcheck import tolerance as T
+from compare.gradcheck.report import FAIL, format_table, to_dict
+from compare.gradcheck.sweep import DIRECTIONS as SWEEP_DIRECTIONS
+from compare.gradcheck.sweep import SLOPE_RANGE, STEPS
+
+MODE_TEXT = {
+    "full": "every parameter perturbed on its own (central differences, steps h and h/2)",
+    "fast": "{k} signed random unit directions per tensor, <grad, v> against the "
+            "directional difference; a failing direction is bisected to one coordinate",
+    "sweep": "{k} random directions per tensor, the central-difference error for each "
+             "step h from 1e-1 to 1e-12",
+    "complex": "every parameter by the complex step Im L(theta + i h e) / h, h = 1e-30 "
+               "(analytic activations only)",
+}
+
+
+def rule_lines(mode):
+    """The pass rule of ``mode``, as lines of text."""
+    twins = (f"manual vs autodiff: |difference| <= {T.TWIN_TOL:g} x max(1, largest "
+             "|gradient| in the tensor)")
+    fd_rule = [
+        f"X vs FD: |analytic - numeric| <= {T.SAFETY:g} x (estimated FD error) + floor, where",
+        "  D(s) = (L(theta + s) - L(theta - s)) / 2s, numeric = (4 D(h/2) - D(h)) / 3 "
+        "(Richardson),",
+        f"  estimated FD error = |D(h) - D(h/2)| / 3, h = {T.STEP:g}, "
+        f"floor = {T.FLOOR_ULPS:g} eps max(|L|, 1) / h",
+        "kink (relu, leaky_relu): a step moves a pre-activation across 0; the element "
+        "passes when",
+        "  the analytic value lies between the one-sided slopes (L(theta+s) - L)/s and "
+        "(L - L(theta-s))/s,",
+        "  or, if the pre-activation is exactly 0, equals the difference taken with the "
+        "twin's own g'(0)",
+    ]
+    if mode == "complex":
+        return [f"X vs complex: |analytic - numeric| <= {T.COMPLEX_TOL:g} x max(1, largest "
+                "|gradient| in the tensor)", twins]
+    if mode == "sweep":
+        return [f"X vs FD: at every step h that crosses no kink, |D(h) - <grad, v>| <= "
+                f"{T.SAFETY:g} x 4/3 |D(h) - D(h/2)| + floor(h),",
+                f"  and the log-log slope of the error on the truncation side lies in "
+                f"{SLOPE_RANGE[0]:g}..{SLOPE_RANGE[1]:g} (a right gradient: 2; a wrong one: a floor)"]
+    return fd_rule + [twins]
+
+
+def header(result):
+    """The lines printed before the table."""
+    cfg = result.config
+    k = cfg.directions if cfg.mode == "fast" else SWEEP_DIRECTIONS
+    network = "-".join(map(str, result.sizes))
+    lines = [
+        "twinprop gradcheck: are the hand-derived gradients right?",
+        f"  network  {network} ({result.n_params:,} parameters), {cfg.init} init, seed "
+        f"{cfg.seed}, float64",
+        f"  data     {cfg.batch} MNIST training images chosen by seed {cfg.seed} "
+        f"(source: {result.data_source})",
+        f"  mode     {cfg.mode}: {MODE_TEXT[cfg.mode].format(k=k)}",
+        "  oracles  manual vs FD and autodiff vs FD (numerical derivative of the loss), "
+        "manual vs autodiff",
+        "  rule     " + "\n           ".join(rule_lines(cfg.mode)),
+    ]
+    return lines
+
+
+def convention_line(activation, conv):
+    """One line on the derivative at the kink under each convention."""
+    return (f"  {activation} at z = 0 exactly: manual twin g'(0) = {conv['manual']:g} "
+            f"(documented; measured {conv['manual measured']:g}), autodiff twin "
+            f"{conv['autodiff measured']:g} (measured), autograd's np.maximum would give "
+            f"{conv['autograd np.maximum']:g}, a central difference gives "
+            f"{conv['central difference']:g}")
+
+
+def verdict_line(result):
+    """PASS or FAIL with what failed."""
+    failed = [r for r in result.rows if r.verdict == FAIL]
+    skipped = sum(r.verdict == "skip" for r in result.rows)
+    acts = len(result.config.activations)
+    extra = f", {skipped} skipped" if skipped else ""
+    if not failed:
+        return (f"PASS: all {len(result.rows) - skipped} checks passed "
+                f"({acts} activation{'s' * (acts != 1)}{extra})")
+    names = ", ".join(f"{r.activation} {r.oracle} {r.tensor}" for r in failed[:6])
+    more = " ..." if len(failed) > 6 else ""
+    return f"FAIL: {len(failed)} of {len(result.rows)} checks failed: {names}{more}"
+
+
+def render_text(result, files=()):
+    """Header, table (grouped by activation, each with its time), verdict."""
+    lines = header(result) + [""]
+    table = format_table(result.rows).split("\n")
+    lines += table[:2]
+    rows_by_act = {}
+    for row in result.rows:
+        rows_by_act.setdefault(row.activation, []).append(row)
+    for act, rows in rows_by_act.items():
+        lines += format_table(rows).split("\n")[2:]
+        n_fail = sum(r.verdict == FAIL for r in rows)
+        lines.append(f"  {act}: {result.n_params:,} parameters, "
+                     f"{'all pass' if not n_fail else f'{n_fail} FAILED'}, "
+                     f"{result.seconds[act]:.2f} s")
+        if act in result.conventions:
+            lines.append(convention_line(act, result.conventions[act]))
+        lines.append("")
+    for path in files:
+        lines.append(f"wrote {path}")
+    lines.append(verdict_line(result))
+    return "\n".join(lines)
+
+
+def render_json(result, files=()):
+    """The result as a JSON-ready dict."""
+    cfg = result.config
+    return {
+        "command": "gradcheck",
+        "mode": cfg.mode,
+        "network": result.sizes,
+        "parameters": result.n_params,
+        "init": cfg.init,
+        "seed": cfg.seed,
+        "batch": cfg.batch,
+        "data_source": result.data_source,
+        "rule": rule_lines(cfg.mode),
+        "step": T.STEP if cfg.mode in ("full", "fast") else None,
+        "sweep_steps": STEPS.tolist() if cfg.mode == "sweep" else None,
+        "seconds": result.seconds,
+        "kink_conventions": result.conventions,
+        "checks": [to_dict(r) for r in result.rows],
+        "files": [str(p) for p in files],
+        "passed": not any(r.verdict == FAIL for r in result.rows),
+    }
+
+
+def render_selftest_text(st):
+    """The selftest's report for a person."""
+    lines = [
+        "twinprop gradcheck --selftest: do the checks catch known bugs?",
+        f"  network {st['network']}, {st['batch']} samples (one blank, so relu "
+        "pre-activations hit 0 exactly), float64",
+        "  each bug is injected into a copy of the manual backward pass; both modes "
+        "(full, fast) must flag a tensor it changes",
+        f"  the unmodified copy equals manual.loss_and_grads to "
+        f"{st['copy_vs_manual']:.1e} (required <= {T.TWIN_TOL:g})",
+        "",
+    ]
+    for c in st["controls"]:
+        ok = not c.full_failed and not c.fast_failed
+        lines.append(f"[{'ok' if ok else 'FALSE ALARM'}] unmodified copy, {c.activation}: "
+                     f"full {len(c.full_failed)} failed tensors, fast "
+                     f"{len(c.fast_failed)} failed tensors")
+    lines.append("")
+    for bug, o in zip(st["bug_specs"], st["bugs"]):
+        lines.append(f"[{'caught' if o.caught else 'MISSED'}] {bug.name} ({bug.activation}): "
+                     f"{bug.description}")
+        lines.append("    full: " + _flag_text(o.full_rows))
+        lines.append("    fast: " + _flag_text(o.fast_rows))
+    lines.append("")
+    caught = sum(o.caught for o in st["bugs"])
+    if st["passed"]:
+        lines.append(f"PASS: all {caught} injected bugs were flagged, and the unmodified "
+                     "copy passed every check")
+    else:
+        lines.append(f"FAIL: {caught} of {len(st['bugs'])} injected bugs flagged; see the "
+                     "lines marked MISSED or FALSE ALARM")
+    return "\n".join(lines)
+
+
+def _flag_text(rows):
+    failed = [r for r in rows if r.verdict == FAIL]
+    if not failed:
+        return "nothing flagged"
+    worst = max(failed, key=lambda r: r.max_abs)
+    if worst.localised is not None:
+        where = (f"{worst.tensor}[{','.join(map(str, worst.localised))}] "
+                 "(bisected from a direction)")
+        detail = worst.note.split(": ", 1)[-1]
+    else:
+        where = f"{worst.tensor}[{','.join(map(str, worst.worst))}]"
+        detail = f"analytic {worst.analytic:+.6e}, numeric {worst.numeric:+.6e}"
+    return (f"flags {', '.join(r.tensor for r in failed)}; worst element {where}: {detail}")
+
+
+def selftest_json(st):
+    """The selftest as a JSON-ready dict."""
+    def outcome(o, bug=None):
+        d = {"name": o.name, "activation": o.activation, "expected": list(o.expected),
+             "full_failed": o.full_failed, "fast_failed": o.fast_failed,
+             "rows": [to_dict(r) for r in o.full_rows + o.fast_rows if r.verdict == FAIL]}
+        if bug is not None:
+            d["description"] = bug.description
+            d["caught"] = o.caught
+        return d
+    return {
+        "command": "gradcheck --selftest",
+        "network": st["network"], "batch": st["batch"],
+        "copy_vs_manual": st["copy_vs_manual"],
+        "controls": [outcome(c) for c in st["controls"]],
+        "bugs": [outcome(o, b) for b, o in zip(st["bug_specs"], st["bugs"])],
+        "passed": st["passed"],
+    }

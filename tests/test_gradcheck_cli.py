@@ -1,0 +1,96 @@
+"""``twinprop gradcheck``: exit status, text and JSON output, files, selftest."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import manual
+from compare.cli import main
+
+SMALL = ["--hidden", "4", "--batch", "3"]      # 784-4-10 on 3 real MNIST images
+
+
+def test_selftest_command_exits_0_and_reports_every_bug_caught():
+    proc = subprocess.run([sys.executable, "-m", "compare", "gradcheck", "--selftest"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for bug in ("wrong sigmoid derivative", "dropped bias gradient",
+                "transposed weight gradient", "missing 1/batch factor",
+                "relu derivative wrong at its kink", "gradients swapped between layers"):
+        line = next(l for l in out.splitlines() if bug in l)
+        assert line.startswith("[caught]")
+    assert out.count("worst element") == 12          # each bug, both modes
+    assert "FALSE ALARM" not in out and "MISSED" not in out
+    assert out.strip().splitlines()[-1].startswith("PASS")
+
+
+def test_selftest_json_names_the_tensor_and_worst_element(capsys):
+    assert main(["gradcheck", "--selftest", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"]
+    transposed = next(b for b in report["bugs"] if b["name"] == "transposed weight gradient")
+    assert transposed["full_failed"] == ["W2"] and transposed["caught"]
+    row = transposed["rows"][0]
+    assert row["tensor"] == "W2" and len(row["worst"]) == 2
+    assert row["analytic"] != row["numeric"]
+
+
+def test_gradcheck_passes_and_explains_itself_on_the_correct_twins(capsys):
+    assert main(["gradcheck", "--activation", "tanh", *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "network  784-4-10 (3,190 parameters)" in out
+    assert "rule" in out and "Richardson" in out
+    for oracle in ("manual vs FD", "autodiff vs FD", "manual vs autodiff"):
+        assert oracle in out
+    assert out.strip().splitlines()[-1].startswith("PASS: all 15 checks passed")
+
+
+@pytest.mark.parametrize("mode", ["full", "fast", "complex"])
+def test_gradcheck_exits_1_when_manual_is_monkeypatched_broken(monkeypatch, capsys, mode):
+    correct = manual.loss_and_grads
+
+    def dropped_bias(params, X, y, activation="tanh"):
+        loss, grads = correct(params, X, y, activation)
+        return loss, [(dW, 0 * db) for dW, db in grads]
+
+    monkeypatch.setattr(manual, "loss_and_grads", dropped_bias)
+    assert main(["gradcheck", "--activation", "sigmoid", "--mode", mode, *SMALL]) == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("FAIL")
+    assert "sigmoid manual vs" in last and "b1" in last
+
+
+def test_gradcheck_json_is_complete_and_parseable(capsys, tmp_path):
+    status = main(["gradcheck", "--activation", "relu", "--mode", "fast", "--json",
+                   "--out", str(tmp_path), *SMALL])
+    assert status == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] and report["mode"] == "fast" and report["network"] == [784, 4, 10]
+    assert report["kink_conventions"]["relu"]["autograd np.maximum"] == 0.5
+    row = next(r for r in report["checks"] if r["tensor"] == "W1")
+    for key in ("checked", "max_abs", "max_rel", "worst", "analytic", "numeric", "step",
+                "fd_error", "tolerance", "verdict"):
+        assert key in row
+    assert json.loads((tmp_path / "gradcheck.json").read_text())["passed"]
+
+
+def test_sweep_writes_data_and_a_plot(capsys, tmp_path):
+    assert main(["gradcheck", "--activation", "softplus", "--mode", "sweep",
+                 "--out", str(tmp_path), *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "slope 2.0" in out
+    for name in ("sweep.json", "sweep.csv", "sweep.png", "gradcheck.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    curves = json.loads((tmp_path / "sweep.json").read_text())["curves"]
+    assert set(curves["softplus"]["manual"]) == {"W1", "b1", "W2", "b2"}
+
+
+def test_an_unknown_activation_is_a_one_line_error(capsys):
+    assert main(["gradcheck", "--activation", "swish"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("twinprop: error: unknown activation 'swish'")
+    assert len(err.strip().splitlines()) == 1
