@@ -284,3 +284,26 @@ def test_selftest_fails_when_the_checks_are_made_blind(monkeypatch):
     result = selftest.run_selftest()
     assert not result["passed"]
     assert not any(o.caught for o in result["bugs"])
+
+
+def test_signed_directions_catch_errors_that_cancel_along_a_positive_direction(monkeypatch):
+    # Two elements of dW1 exchanged: the error (+d, -d) sums to zero, so an
+    # all-positive (constant) direction cannot see it; signed directions can.
+    params, X, y = small_problem()
+    correct = manual.loss_and_grads
+
+    def exchanged(params, X, y, activation="tanh"):
+        loss, grads = correct(params, X, y, activation)
+        dW = grads[0][0].copy()
+        dW[0, 0], dW[1, 2] = dW[1, 2], dW[0, 0]
+        return loss, [(dW, grads[0][1])] + grads[1:]
+
+    _, grads = correct(params, X, y, "tanh")
+    error = exchanged(params, X, y)[1][0][0] - grads[0][0]
+    assert abs(error).max() > 1e-3
+    assert abs(np.sum(error) / np.sqrt(error.size)) < 1e-15     # invisible to v = 1/sqrt(n)
+    monkeypatch.setattr(manual, "loss_and_grads", exchanged)
+    rows = directional.run_fast(params, X, y, "tanh")
+    assert failed_tensors(rows, "manual vs FD") == {"W1"}
+    row = next(r for r in rows if r.oracle == "manual vs FD" and r.tensor == "W1")
+    assert row.localised in {(0, 0), (1, 2)}

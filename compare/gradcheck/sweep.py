@@ -41,7 +41,7 @@ def fit_slope(hs, errors, usable, resolution=0.0):
 
     Args:
         hs, errors: (n,) steps (decreasing) and errors; usable: (n,) bool,
-            steps free of kinks; resolution: eps times the size of the values.
+            steps free of kinks; resolution: the rounding level of the errors.
     Returns:
         (slope or None, bool mask of the points used).
     """
@@ -86,7 +86,9 @@ def sweep_tensor(cache, t, V, grad, hs=STEPS):
     tolerance = T.SAFETY * estimate + np.array([T.floor(cache.loss, h) for h in hs])[:, None]
     error = np.abs(d_h - analytic)
     return {"error": error.max(axis=1), "estimate": estimate.max(axis=1),
-            "resolution": T.EPS * float(np.abs(analytic).max(initial=0.0)),
+            # the smallest error a difference of this gradient's size can show:
+            # FLOOR_ULPS roundings of the largest directional derivative |grad|
+            "resolution": T.FLOOR_ULPS * T.EPS * float(np.linalg.norm(grad)),
             "tolerance": tolerance.min(axis=1), "passes": (error <= tolerance).all(axis=1),
             "crossed": crossed}
 
