@@ -144,6 +144,32 @@ def test_report_html_embeds_images_and_references_nothing_outside(tmp_path):
     assert_self_contained(page)
 
 
+def test_a_line_starting_with_a_pipe_is_a_table_only_above_a_rule():
+    page = to_html("|x - y| is small\n\n| a | b |\n|---|---|\n| 1 | 2 |\n", ".", "T")
+    assert "<p>|x - y| is small</p>" in page
+    assert page.count("<table>") == 1 and "<td>1</td><td>2</td>" in page
+
+
+def test_report_includes_the_derivatives_study_when_present(tmp_path):
+    import matplotlib.pyplot as plt
+    from compare.reproduce.report import Reproduction, write_report
+    study = tmp_path / "derivatives"
+    study.mkdir()
+    (study / "summary.md").write_text("# Derivatives\n\nhand and autograd agree to 1e-16\n")
+    fig, ax = plt.subplots()
+    fig.savefig(study / "vcurves.png")
+    plt.close(fig)
+    rep = Reproduction("quick", "tiny", 1, TWINS, "twinprop reproduce", [], [], [], [],
+                       derivatives=study)
+    md, html = write_report(rep, tmp_path / "quick")
+    text = md.read_text()
+    assert "### Derivatives" in text and "agree to 1e-16" in text
+    assert "](../derivatives/summary.md)" in text
+    page = html.read_text()
+    assert page.count("data:image/png;base64,") == 1
+    assert_self_contained(page)
+
+
 def assert_self_contained(page):
     """No src, link or script that would fetch anything from outside the page."""
     sources = re.findall(r'\bsrc="([^"]*)"', page)

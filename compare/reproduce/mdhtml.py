@@ -23,6 +23,7 @@ pre { background: #f4f4f4; padding: 0.6em; overflow-x: auto; }
 """
 
 _IMAGE = re.compile(r"^!\[([^\]]*)\]\(([^)]+)\)$")
+_RULE = re.compile(r"^\|[\s:|-]+$")  # a table's header separator, |---|---|
 _INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\[([^\]]+)\]\(([^)]+)\)")
 
 
@@ -81,7 +82,7 @@ def to_html(markdown, base, title):
             alt, path = _IMAGE.match(line.strip()).groups()
             body.append(image_tag(alt, path, base))
             i += 1
-        elif line.startswith("|"):
+        elif line.startswith("|") and i + 1 < len(lines) and _RULE.match(lines[i + 1]):
             block = []
             while i < len(lines) and lines[i].startswith("|"):
                 block.append(lines[i])
@@ -99,7 +100,9 @@ def to_html(markdown, base, title):
         else:
             para = []
             while (i < len(lines) and lines[i].strip()
-                   and not lines[i].startswith(("#", "|", "- ", "```"))
+                   and not lines[i].startswith(("#", "- ", "```"))
+                   and not (lines[i].startswith("|") and i + 1 < len(lines)
+                            and _RULE.match(lines[i + 1]))
                    and not _IMAGE.match(lines[i].strip())):
                 para.append(lines[i].strip())
                 i += 1

@@ -22,6 +22,7 @@ from compare.reproduce.report import FigureEntry, Reproduction, write_report
 from compare.reproduce.results import Series
 
 MISCLASSIFIED_SHOWN = 32
+TRAIN_IMAGES = 60_000  # MNIST's training set, when no subset is taken
 
 
 @dataclass
@@ -104,8 +105,7 @@ def reproduce(options, run_fn=runner.train, log=None):
                 if key not in outcomes:
                     outcomes[key] = cache.load(r.config, twins)
         else:
-            not_drawn.append((number, "not run yet (twinprop reproduce --figure "
-                                      f"{number})"))
+            not_drawn.append((number, f"not run yet (add --figure {number} to this command)"))
     series = {n: _series(table[n], F.plan([n], scale, options.seeds), outcomes, twins)
               for n in drawn}
 
@@ -184,7 +184,7 @@ def _lockstep_rows(drawn, scale, seeds, outcomes, twins):
     for key, run, figs in _distinct(drawn, scale, seeds, twins):
         outcome = outcomes[key]
         if not outcome.ok:
-            rows.append(["/".join(figs), run.label, run.seed, "diverged", "", "",
+            rows.append(["/".join(figs), run.label, run.seed, "diverged", "", "", "",
                          *[""] * len(twins)])
             continue
         epochs = {t: outcome.metrics[t] for t in twins}
@@ -192,9 +192,16 @@ def _lockstep_rows(drawn, scale, seeds, outcomes, twins):
         dacc = _largest(abs(a["test_acc"] - b["test_acc"])
                         for a, b in zip(epochs[twins[0]], epochs[twins[-1]]))
         seconds = [f"{np.mean([e['seconds'] for e in epochs[t]]):.2f}" for t in twins]
-        rows.append(["/".join(figs), run.label, run.seed, len(epochs[twins[0]]),
+        n_epochs = len(epochs[twins[0]])
+        rows.append(["/".join(figs), run.label, run.seed, n_epochs,
+                     f"{n_epochs * _steps_per_epoch(run.config):,}",
                      f"{dparam:.2e}", f"{100 * dacc:.3f}", *seconds])
     return rows
+
+
+def _steps_per_epoch(cfg):
+    n = cfg.train_subset or TRAIN_IMAGES
+    return -(-n // (cfg.batch_size or n))
 
 
 def _run_rows(drawn, scale, seeds, outcomes, twins):

@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 from compare.atomic import atomic_path, write_json, write_text  # noqa: E402
@@ -112,6 +113,8 @@ def draw_curves(figure, series, twins, folder):
                 rows += [[figure.number, s.label, f"{twins[0]}-{twins[1]}", key, e, m, d,
                           len(s.outcomes)] for e, m, d in zip(epochs, _nums(mean), _nums(std))]
         data.append(entry)
+    for ax in axes:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     for ax, twin in zip(axes, twins):
         ax.set(title=f"{twin} twin", xlabel="epoch", ylabel="accuracy (%)")
     if len(twins) == 2:

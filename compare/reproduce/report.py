@@ -81,8 +81,9 @@ def _lockstep_section(rep):
     twins = list(rep.twins)
     lines = ["## The twins in lockstep", "",
              "Both twins start from the same parameters and see the same batches, so any "
-             "difference between them comes from their gradients alone.", ""]
-    header = ["figures", "run", "seed", "epochs", "largest parameter difference",
+             "difference between them comes from their gradients alone: rounding at first, "
+             "and whatever the steps since then have made of it.", ""]
+    header = ["figures", "run", "seed", "epochs", "SGD steps", "largest parameter difference",
               "largest test accuracy difference (points)",
               *[f"{t} s/epoch" for t in twins]]
     return lines + _table(header, rep.lockstep) + [""]
@@ -91,8 +92,9 @@ def _lockstep_section(rep):
 def _derivatives_section(folder, report_dir):
     if folder is None or not (Path(folder) / "summary.md").is_file():
         return ["## Derivatives study", "",
-                "Not found: run `twinprop derivatives --out OUT/derivatives` to add the "
-                "hand, autograd and finite-difference derivatives of every activation here.", ""]
+                f"Not found: run `twinprop derivatives --out {folder}` and then this command "
+                "again to add the hand, autograd and finite-difference derivatives of every "
+                "activation here.", ""]
     rel = Path(os.path.relpath(folder, report_dir))
     lines = ["## Derivatives study", "",
              f"From `twinprop derivatives` ([summary.md]({rel / 'summary.md'})):", ""]

@@ -25,15 +25,16 @@ TWINS = ("manual", "autodiff")
 # One BLAS thread per worker: with one worker per core, more would only fight.
 _BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
+CONNECT_TIMEOUT = 20  # seconds to reach a Dask scheduler
 _DATASETS = {}  # per process: (name, data_dir, dtype) -> Dataset, loaded once
 
 
-def dataset(name="mnist", data_dir=None, dtype="float64"):
+def dataset(name="mnist", data_dir=None, dtype="float64", quiet=True):
     """The data set, loaded once per process (every run of a worker shares it)."""
     from compare.data import load_dataset
     key = (name, None if data_dir is None else str(data_dir), dtype)
     if key not in _DATASETS:
-        _DATASETS[key] = load_dataset(name=name, data_dir=data_dir, dtype=dtype, quiet=True)
+        _DATASETS[key] = load_dataset(name=name, data_dir=data_dir, dtype=dtype, quiet=quiet)
     return _DATASETS[key]
 
 
@@ -101,8 +102,14 @@ def run_all(runs, cache, twins=TWINS, jobs=None, scheduler=None, data_dir=None,
     jobs = max(1, jobs or os.cpu_count() or 1)
     where = (f"on the Dask cluster at {scheduler}" if scheduler
              else f"on {min(jobs, max(1, len(todo)))} local process(es)")
-    log(f"{len(distinct)} configurations: {len(outcomes)} cached, {len(todo)} to train"
+    log(f"{len(distinct)} configuration{'s' if len(distinct) != 1 else ''}: "
+        f"{len(outcomes)} cached, {len(todo)} to train"
         + (f" {where}" if todo else ""))
+    if todo and run_fn is train and not scheduler:
+        # Fetch (or check) the data here once, with its messages, rather
+        # than in every worker at the same time.
+        for name, dtype in sorted({(r.config.dataset, r.config.dtype) for _, r in todo}):
+            dataset(name, data_dir, dtype, quiet=False)
     # Longest first, so the last runs to finish are short ones.
     todo.sort(key=lambda item: -estimate_seconds(item[1].config))
     if scheduler:
@@ -187,7 +194,7 @@ def import_distributed():
 def _on_dask(todo, run_fn, twins, data_dir, address):
     distributed = import_distributed()
     try:
-        client = distributed.Client(address, timeout=20)
+        client = distributed.Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as err:
         raise ConfigError(f"cannot reach the Dask scheduler at {address} ({err}); "
                           f"start one with 'dask scheduler' or drop --scheduler") from None
