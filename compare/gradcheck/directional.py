@@ -130,13 +130,12 @@ def fd_oracle_fast(activation, twin, twin_out, cache, directions, names, h, labe
             results.append(None)
             continue
         results.append(assess_directions(cache, t, directions[t], grads[t], h, slope))
-    analytic = [r[0] if r else np.array([np.nan]) for r in results]
-    field = lambda i, fill: [r[i] if r else fill for r in results]   # noqa: E731
     tensor_rows = numeric_rows(
-        activation, oracle, names, analytic, field(1, np.array([0.0])), field(2, 0.0),
-        rel_scales=[T.floor(cache.loss, h)] * len(names), errors=field(3, None), step=h,
-        kinks=field(4, None), extra_fail=[None if r else np.array([True]) for r in results],
-        unit="directions")
+        activation, oracle, names, _part(results, 0, np.array([np.nan])),
+        _part(results, 1, np.array([0.0])), _part(results, 2, 0.0),
+        rel_scales=[T.floor(cache.loss, h)] * len(names), errors=_part(results, 3, None),
+        step=h, kinks=_part(results, 4, None),
+        extra_fail=[None if r else np.array([True]) for r in results], unit="directions")
     for t, row in enumerate(tensor_rows):
         if results[t] is None:
             row.note = f"gradient shape {grads[t].shape} where {directions[t].shape[1:]} was expected"
@@ -148,6 +147,11 @@ def fd_oracle_fast(activation, twin, twin_out, cache, directions, names, h, labe
             row.localised = index
         rows.append(row)
     return rows
+
+
+def _part(results, i, missing):
+    """Item i of each tensor's :func:`assess_directions` result (``missing`` if none)."""
+    return [r[i] if r is not None else missing for r in results]
 
 
 def run_fast(params, X, y, activation, h=T.STEP, count=DIRECTIONS, seed=0, kind="rademacher"):
