@@ -7,6 +7,7 @@ own types become one line on stderr and their exit status, never a traceback.
 
 import argparse
 import importlib
+import os
 import sys
 
 from compare.errors import TwinpropError
@@ -76,6 +77,11 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("twinprop: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): not an error of ours. Point
+        # stdout at devnull so the interpreter's final flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return 0 if status is None else int(status)
 
 
