@@ -82,8 +82,14 @@ def equal_seconds(m):
 
 
 # Each mutation of paper_like() and the claims it must turn "not reproduced".
+def below_target(m):
+    scale_all(m, 0.985)
+    # Our Xavier runs are not the paper's setup: they cannot rescue the claim.
+    set_acc(m, "6", F.activation_label("tanh", "xavier"), [0.95, 0.97, 0.99])
+
+
 MUTATIONS = {
-    "below 97.5% everywhere": (lambda m: scale_all(m, 0.985), {"best_accuracy"}),
+    "below 97.5% with N(0,1)": (below_target, {"best_accuracy"}),
     "batch 1 slower": (lambda m: set_acc(m, "3", "batch 1", [0.85, 0.90, 0.95]),
                        {"no_batches_faster"}),
     "0.1 fastest at first": (lambda m: set_acc(m, "4", F.rate_label(0.1), [0.95, 0.95, 0.95]),

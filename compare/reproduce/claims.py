@@ -79,16 +79,19 @@ def _twins(*series):
 
 def best_accuracy(m):
     paper = "as high as around 98% test accuracy (abstract)"
-    rule = f"the best final test accuracy of all runs is at least {pct(TARGET_ACCURACY)}"
-    all_series = [s for table in m.series.values() for s in table.values()]
-    if not all_series:
+    rule = (f"the best final test accuracy of the paper's configurations (N(0,1) "
+            f"initialisation) is at least {pct(TARGET_ACCURACY)}")
+    # Xavier and He runs are our extension, not the paper's setup.
+    paper_series = [s for table in m.series.values() for s in table.values()
+                    if s.settings.get("init", "normal") == "normal"]
+    if not paper_series:
         return _missing(paper, "2-6", rule)
 
     def check(twin):
-        finals = [(s.final(twin), s.label) for s in all_series if twin in s.twins()]
+        finals = [(s.final(twin), s.label) for s in paper_series if twin in s.twins()]
         acc, label = max(finals, key=lambda f: np.nan_to_num(f[0], nan=-1.0))
         return acc >= TARGET_ACCURACY, f"{pct(acc)} ({label})"
-    return _per_twin(paper, "2-6", rule, _twins(*all_series), check)
+    return _per_twin(paper, "2-6", rule, _twins(*paper_series), check)
 
 
 def no_batches_faster(m):

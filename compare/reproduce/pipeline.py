@@ -125,6 +125,8 @@ def reproduce(options, run_fn=runner.train, log=None):
                 not_drawn.append((number, f"its run diverged ({first.message})"))
                 continue
             matrices, pngs = _figure7(figure, runs[0].config, first, twins, options, figure_dir)
+            setup += (" Predictions of seed 0's network, each twin with its own parameters "
+                      "and forward pass; the grid shows the first misclassified test images.")
         entries.append(FigureEntry(number, figure.title,
                                    [p.relative_to(report_dir).as_posix() for p in pngs], setup))
 
