@@ -345,3 +345,8 @@ def test_curves_are_redrawn_from_metrics_json_alone(blobs, tmp_path):
     (tmp_path / CHECKPOINT_NAME).unlink()
     png = plot_run(tmp_path)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_progress_bar_stays_quiet_when_stderr_is_not_a_terminal(blobs, capsys):
+    run_training(tiny(epochs=1), twins=("manual",), data=blobs, progress=True)
+    assert capsys.readouterr().err == ""
