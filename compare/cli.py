@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "compare.cli_train",
     "compare.cli_reproduce",
     "compare.cli_gradcheck",
+    "compare.cli_bench",
 ]
 
 

@@ -1,0 +1,91 @@
+"""The readable table ``twinprop bench`` prints, built from the results dict."""
+
+ORDER = ("manual_fast", "manual_plain", "autodiff", "torch_eager")
+
+
+def _machine_lines(results):
+    m, cfg = results["machine"], results["config"]
+    blas = m["blas"]
+    blas_text = (f"{blas.get('name') or 'unknown BLAS'} {blas.get('version') or ''}".strip()
+                 + (f", {blas['core']} kernels" if blas.get("core") else "")
+                 + f", {m['numpy_blas_threads'] if m['numpy_blas_threads'] is not None else '?'}"
+                   " threads")
+    if blas.get("env"):
+        blas_text += ", env " + " ".join(f"{k}={v}" for k, v in blas["env"].items())
+    torch = (f"PyTorch {m['torch']['version']} ({m['torch']['threads']} threads)"
+             if m["torch"] else m["torch_note"])
+    load = lambda v: " ".join(f"{x:.2f}" for x in v) if v else "unknown"
+    sizes = "-".join(str(n) for n in cfg["sizes"])
+    return [
+        f"twinprop bench: {sizes} {cfg['activation']}, seconds per epoch of "
+        f"{cfg['epoch_samples']:,} samples, median of {cfg['repeats']} interleaved repeats",
+        f"data: {results['data']}",
+        f"machine: {m['cpu']}, {m['cpu_count']} CPUs; Python {m['python']}, numpy {m['numpy']} "
+        f"on {blas_text}; {torch}",
+        f"load average (1/5/15 min): before {load(m['load_average_before'])}, "
+        f"after {load(m['load_average_after'])}",
+    ]
+
+
+def _config_lines(c):
+    limit = c["matmul_limit"]
+    how = ("np.matmul" if limit["how"] == "matmul"
+           else "np.matmul, outer product where the inner dimension is 1")
+    timed = (f"timed {c['timed_samples']:,} steps, scaled x{c['scale_to_epoch']:.3g} to an epoch"
+             if c["batch_size"] == 1 else
+             (f"timed {c['timed_samples']:,} samples, scaled x{c['scale_to_epoch']:.3g}"
+              if c["scaled"] else "timed whole epochs"))
+    lines = [
+        "",
+        f"batch {c['batch_size']}, {c['dtype']}  ({timed}; {c['flops_per_epoch'] / 1e9:.1f} "
+        f"GFLOP per epoch; matmul limit {limit['seconds']:.3f} s = {limit['gflops']:.1f} GFLOP/s "
+        f"measured with {how})",
+        f"  {'candidate':40s} {'median s':>9s} {'min-max s':>15s} {'x limit':>8s} "
+        f"{'GFLOP/s':>8s} {'x fast path':>11s}",
+    ]
+    fast = c["candidates"].get("manual_fast")
+    for name in ORDER:
+        cand = c["candidates"].get(name)
+        if cand is None:
+            continue
+        rel = f"{cand['median'] / fast['median']:.2f}" if fast else "-"
+        lines.append(
+            f"  {cand['label']:40s} {cand['median']:9.3f} "
+            f"{cand['min']:7.3f}-{cand['max']:<7.3f} {cand['ratio_to_limit']:8.2f} "
+            f"{cand['gflops']:8.1f} {rel:>11s}")
+    return lines
+
+
+def _target_lines(targets):
+    lines = ["", "targets (issue 6), from the medians above"]
+    for t in targets:
+        if t["met"] is None:
+            mark, value = "n/a   ", "not measured in this run"
+        else:
+            mark = "met   " if t["met"] else "MISSED"
+            value = f"{t['ratio']} = {t['value']:.2f} (need {t['comparison']} {t['bound']:g})"
+        lines.append(f"  [{mark}] {t['text']}: {value}")
+    return lines
+
+
+def _memory_lines(results):
+    lines = ["", f"memory: peak resident {results['memory']['peak_rss_mb']:.0f} MiB (ru_maxrss); "
+                 "growth of resident memory over each candidate's timed epochs after its first:"]
+    for c in results["configs"]:
+        parts = []
+        for name in ORDER:
+            cand = c["candidates"].get(name)
+            if cand is not None:
+                parts.append(f"{name} {cand['rss_growth_after_first_mb']:.1f}")
+        lines.append(f"  batch {c['batch_size']}, {c['dtype']}: " + ", ".join(parts) + " MiB")
+    return lines
+
+
+def format_table(results):
+    """Return the bench results as lines of text (a str ending in a newline)."""
+    lines = _machine_lines(results)
+    for c in results["configs"]:
+        lines += _config_lines(c)
+    lines += _target_lines(results["targets"])
+    lines += _memory_lines(results)
+    return "\n".join(lines) + "\n"

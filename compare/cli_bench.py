@@ -1,0 +1,74 @@
+"""``twinprop bench``: time the twins' training epochs side by side (see compare.bench)."""
+
+import argparse
+import json
+import sys
+
+from compare.atomic import write_json
+from compare.bench import EPOCH_SAMPLES, BenchConfig, run_bench
+from compare.bench_report import format_table
+from compare.cli import positive_int
+
+
+def add_parser(subparsers):
+    """Register the bench subcommand."""
+    parser = subparsers.add_parser(
+        "bench", help="time training epochs of the twins, PyTorch and the matmul limit",
+        description="Time SGD epochs of a 784-100-10 tanh network: the manual twin's plain "
+                    "path and fast path, the autodiff twin, PyTorch eager (if installed) and "
+                    "the bare matrix products, at batch 250 and batch 1 in float64 and "
+                    "float32, interleaved; prints medians, min-max, ratios, the targets of "
+                    "issue 6 and memory.")
+    parser.add_argument("--json", action="store_true",
+                        help="print the results as JSON instead of the table")
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="also write the JSON results to FILE (atomically)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repeats and samples (under a minute)")
+    parser.add_argument("--repeats", type=positive_int, default=None, metavar="N",
+                        help="timed runs of each candidate (default 5, --quick 3)")
+    parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
+                        help="BLAS threads for numpy, and the same for PyTorch "
+                             "(default: as many as numpy's BLAS uses now)")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="leave PyTorch out even when it is installed")
+    # Hidden: shrink the run (tests), and pick configurations.
+    parser.add_argument("--samples", type=positive_int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=positive_int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=None,
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--dtypes", nargs="+", choices=("float64", "float32"), default=None,
+                        help=argparse.SUPPRESS)
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args):
+    """Build the BenchConfig the options ask for."""
+    changes = {"torch": not args.no_torch, "threads": args.threads}
+    for option, field in (("repeats", "repeats"), ("samples", "samples"), ("steps", "steps")):
+        if getattr(args, option) is not None:
+            changes[field] = getattr(args, option)
+    if args.batch_sizes:
+        changes["batch_sizes"] = tuple(args.batch_sizes)
+    if args.dtypes:
+        changes["dtypes"] = tuple(args.dtypes)
+    return BenchConfig.quick(**changes) if args.quick else BenchConfig(**changes)
+
+
+def run(args):
+    """Run the bench; print the table (or JSON) and write --out."""
+    cfg = config_from_args(args)
+    print(f"twinprop bench: {len(cfg.batch_sizes) * len(cfg.dtypes)} configurations x "
+          f"{cfg.repeats} repeats, epochs of {EPOCH_SAMPLES:,} samples"
+          + (" (quick)" if args.quick else ""), file=sys.stderr)
+    results = run_bench(cfg, progress=lambda message: print(f"  {message}", file=sys.stderr,
+                                                            flush=True))
+    if args.out:
+        write_json(args.out, results)
+    if args.json:
+        sys.stdout.write(json.dumps(results, indent=2) + "\n")
+    else:
+        sys.stdout.write(format_table(results))
+        if args.out:
+            print(f"results written to {args.out}", file=sys.stderr)
+    return 0

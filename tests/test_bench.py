@@ -1,0 +1,134 @@
+"""``twinprop bench`` on a tiny configuration: the JSON's structure, and that every
+ratio and target is computed from the timings (no assertion on the times)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from compare import bench
+from compare.bench import BenchConfig, run_bench
+from compare.bench_candidates import flops_per_sample
+from compare.bench_report import format_table
+from compare.cli import main
+
+TINY = ["--quick", "--samples", "600", "--steps", "20", "--repeats", "2"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """Run the command once: (results printed with --json, results written to --out, table)."""
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        status = main(["bench", *TINY, "--json", "--out", str(out)])
+    assert status == 0
+    printed = json.loads(stdout.getvalue())
+    return printed, json.loads(out.read_text()), out
+
+
+def test_json_printed_and_written_are_the_same_results(tiny_run):
+    printed, written, out = tiny_run
+    assert printed == written
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_json_has_every_configuration_and_candidate(tiny_run):
+    results = tiny_run[0]
+    assert results["schema"] == 1
+    assert {(c["batch_size"], c["dtype"]) for c in results["configs"]} == {
+        (250, "float64"), (250, "float32"), (1, "float64"), (1, "float32")}
+    expected = {"manual_plain", "manual_fast", "autodiff"}
+    if results["machine"]["torch"] is not None:
+        expected.add("torch_eager")
+        assert results["machine"]["torch"]["threads"] == results["machine"]["numpy_blas_threads"]
+    else:
+        assert "not installed" in results["machine"]["torch_note"]
+    for config in results["configs"]:
+        assert set(config["candidates"]) == expected
+        for cand in config["candidates"].values():
+            assert len(cand["seconds"]) == 2 and all(s > 0 for s in cand["seconds"])
+            assert len(cand["rss_after_mb"]) == 2
+    assert results["memory"]["peak_rss_mb"] > 0
+    assert "synthetic" in results["data"]
+    blas = results["machine"]["blas"]
+    assert {"name", "version", "threads", "env"} <= set(blas)
+
+
+def test_times_are_scaled_to_an_epoch_and_flops_counted_per_layer(tiny_run):
+    for config in tiny_run[0]["configs"]:
+        assert config["timed_samples"] * config["scale_to_epoch"] == pytest.approx(60_000)
+        if config["batch_size"] == 1:
+            assert config["timed_samples"] == 20
+        # 784-100-10: the first layer's x W and x^T dz, the second's three products
+        assert config["flops_per_epoch"] == 60_000 * 2 * (784 * 100 * 2 + 100 * 10 * 3)
+
+
+def test_medians_ratios_and_targets_are_computed_from_the_timings(tiny_run):
+    results = tiny_run[0]
+    medians = {}
+    for config in results["configs"]:
+        limit = config["matmul_limit"]
+        runs = {k: np.median(v["seconds"]) for k, v in limit["runs"].items()}
+        assert limit["seconds"] == pytest.approx(min(runs.values()))
+        assert limit["gflops"] == pytest.approx(config["flops_per_epoch"] / limit["seconds"] / 1e9)
+        for name, cand in config["candidates"].items():
+            assert cand["median"] == pytest.approx(np.median(cand["seconds"]))
+            assert (cand["min"], cand["max"]) == (min(cand["seconds"]), max(cand["seconds"]))
+            assert cand["ratio_to_limit"] == pytest.approx(cand["median"] / limit["seconds"])
+            medians[(config["batch_size"], config["dtype"], name)] = cand["median"]
+        medians[(config["batch_size"], config["dtype"], "matmul_limit")] = limit["seconds"]
+        for key, value in config["ratios"].items():
+            a, b = key.split("/")
+            assert value == pytest.approx(config["candidates"][a]["median"]
+                                          / config["candidates"][b]["median"])
+    for target in results["targets"]:
+        a, b = target["ratio"].split("/")
+        key_a = (target["batch_size"], target["dtype"], a)
+        key_b = (target["batch_size"], target["dtype"], b)
+        if key_a not in medians or key_b not in medians:
+            assert target["value"] is None and target["met"] is None
+            continue
+        assert target["value"] == pytest.approx(medians[key_a] / medians[key_b])
+        holds = (target["value"] <= target["bound"] if target["comparison"] == "<="
+                 else target["value"] >= target["bound"])
+        assert target["met"] is holds
+
+
+def test_table_shows_each_candidate_and_each_target_verdict(tiny_run):
+    results = tiny_run[0]
+    table = format_table(results)
+    for config in results["configs"]:
+        assert f"batch {config['batch_size']}, {config['dtype']}" in table
+    for target in results["targets"]:
+        line = next(line for line in table.splitlines() if target["text"] in line)
+        verdict = {True: "[met   ]", False: "[MISSED]", None: "[n/a   ]"}[target["met"]]
+        assert verdict in line
+    assert "load average" in table and "peak resident" in table
+
+
+def test_bench_without_torch_reports_its_targets_as_not_measured(monkeypatch):
+    monkeypatch.setattr(bench, "torch_available", lambda: False)
+    cfg = BenchConfig(batch_sizes=(1,), dtypes=("float64",), samples=100, steps=5, repeats=1)
+    results = run_bench(cfg)
+    (config,) = results["configs"]
+    assert "torch_eager" not in config["candidates"]
+    by_id = {t["id"]: t for t in results["targets"]}
+    assert by_id["b1_f64_torch_over_manual"]["met"] is None
+    assert by_id["b250_f64_vs_limit"]["value"] is None          # batch 250 did not run
+    assert "not measured" in format_table(results)
+
+
+def test_flops_count_three_products_per_layer_but_two_for_the_first():
+    assert flops_per_sample([784, 100, 10]) == 2 * (784 * 100 * 2 + 100 * 10 * 3)
+    assert flops_per_sample([5, 4, 3, 2]) == 2 * (5 * 4 * 2 + 4 * 3 * 3 + 3 * 2 * 3)
+
+
+def test_too_few_samples_for_the_batch_is_a_one_line_error(capsys):
+    status = main(["bench", "--quick", "--samples", "100", "--repeats", "1", "--no-torch"])
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("twinprop: error: --samples 100") and "Traceback" not in err[-1]
