@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator
 
 from compare.atomic import atomic_path
 from compare.errors import ConfigError
@@ -52,6 +52,11 @@ def plot_curves(metrics, out_path, title=None):
         acc_ax.set_ylabel("accuracy (%)")
         loss_ax.set_ylabel("cross-entropy loss")
         loss_ax.set_yscale("log")
+        # Ticks at 1, 2, 5 x 10^n labelled as plain numbers (0.05, 0.1, 0.2).
+        loss_ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+        for axis_formatter in (loss_ax.yaxis.set_major_formatter,
+                               loss_ax.yaxis.set_minor_formatter):
+            axis_formatter(FormatStrFormatter("%g"))
         for ax in (acc_ax, loss_ax):
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("epoch")
@@ -69,7 +74,9 @@ def plot_curves(metrics, out_path, title=None):
         fig.suptitle(title)
     # Fixed margins: constrained layout would measure every label first and
     # cost more than the drawing itself.
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.07, top=0.91, wspace=0.3, hspace=0.28)
+    width = fig.get_figwidth()
+    fig.subplots_adjust(left=0.8 / width, right=1 - 0.15 / width, bottom=0.07, top=0.91,
+                        wspace=0.3, hspace=0.28)
     with atomic_path(out_path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
 
