@@ -145,7 +145,7 @@ class Workspace:
         return loss
 
     def _forward_loss(self, params, X, y, B):
-        """Forward pass and loss; leaves dA_K = L' in the output layer's dz. Returns L (float)."""
+        """Forward pass and loss; leaves L' = softmax(s) - y in the output layer's dz. Returns L."""
         last = len(params) - 1
         x = X
         for k, (W, b) in enumerate(params):
@@ -174,8 +174,7 @@ class Workspace:
         loss = (float(lse.sum()) - float(shifted_at_label.sum())) / B
 
         np.divide(P, row_sum, out=P)                            # softmax(s)
-        P[rows, y] -= 1                                         # dA_K = L' = softmax(s) - y (no one-hot)
-        np.divide(P, B, out=P)                                  # divided by the batch size, as the paper
+        P[rows, y] -= 1                                         # L' = softmax(s) - y (no one-hot)
         return loss
 
     def _dz(self, k, B):
@@ -185,14 +184,15 @@ class Workspace:
         return self.dz[k][:B]
 
     def _backward_update(self, params, X, B, lr):
-        """Backward pass from dA_K, updating W_k and b_k as soon as each is known.
+        """Backward pass from L', updating W_k and b_k as soon as each is known.
 
         Every delta here carries the factor lr, folded in once at the output
         (B x n_K numbers): dA_k, dz_k, then dW_k and db_k all come out times
         lr, ready to subtract, and no pass over a weight-sized array scales them.
         """
         last = len(params) - 1
-        np.multiply(self._dz(last, B), lr, out=self._dz(last, B))     # lr dA_K
+        P = self._dz(last, B)
+        np.multiply(P, lr / B, out=P)                           # lr dA_K = lr L' / B (the paper divides by B)
         for k in reversed(range(len(params))):
             W, b = params[k]
             dz = self._dz(k, B)                                 # lr dz_k (dz_{K-1} = dA_K, g' = 1)
@@ -204,8 +204,11 @@ class Workspace:
                                   self.tmp[k - 1][:B], self.mask[k - 1][:B])
                 #                                                 dz_{k-1} = dA_k g'(z_{k-1})
             db = self.db[k]
-            np.matmul(self.ones[:B], dz, out=db)                # db_k = sum dz_k = 1^T dz_k
-            np.subtract(b, db, out=b)                           # b_k <- b_k - lr db_k
+            if B == 1:
+                np.subtract(b, dz[0], out=b)                    # b_k <- b_k - lr db_k, db_k = dz_k
+            else:
+                np.matmul(self.ones[:B], dz, out=db)            # db_k = sum dz_k = 1^T dz_k
+                np.subtract(b, db, out=b)                       # b_k <- b_k - lr db_k
             if k == 0 and self.defer:
                 self.pending += B                               # W_0 <- W_0 - lr dW_0 in flush()
                 if self.pending + self.batch_size > self.pending_rows:
