@@ -41,7 +41,7 @@ def _config_lines(c):
         f"GFLOP per epoch; matmul limit {limit['seconds']:.3f} s = {limit['gflops']:.1f} GFLOP/s "
         f"measured with {how})",
         f"  {'candidate':40s} {'median s':>9s} {'min-max s':>15s} {'x limit':>8s} "
-        f"{'GFLOP/s':>8s} {'x fast path':>11s}",
+        f"{'% matmul':>8s} {'GFLOP/s':>8s} {'x fast path':>11s}",
     ]
     fast = c["candidates"].get("manual_fast")
     for name in ORDER:
@@ -52,7 +52,7 @@ def _config_lines(c):
         lines.append(
             f"  {cand['label']:40s} {cand['median']:9.3f} "
             f"{cand['min']:7.3f}-{cand['max']:<7.3f} {cand['ratio_to_limit']:8.2f} "
-            f"{cand['gflops']:8.1f} {rel:>11s}")
+            f"{100 * cand['fraction_of_matmul_throughput']:7.0f}% {cand['gflops']:8.1f} {rel:>11s}")
     return lines
 
 
