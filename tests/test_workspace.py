@@ -184,3 +184,18 @@ def test_pending_update_of_other_params_is_refused():
         ws.step(b, X[1:2], y[1:2], 0.1, flush=False)
     ws.flush(a)
     ws.step(b, X[1:2], y[1:2], 0.1)
+
+
+@pytest.mark.parametrize("sizes", [[784, 10], [784, 30, 20, 10]])
+@pytest.mark.parametrize("batch_size", [1, 7, 40])
+def test_fast_path_matches_plain_path_for_other_depths_and_small_batches(sizes, batch_size):
+    """No hidden layer, or three; batches that defer the first layer's update
+    (1, 7: 100 samples leave a ragged last batch of 2) and one that does not."""
+    rng = np.random.default_rng(5)
+    X, y = rng.random((100, 784)), rng.integers(0, 10, 100)
+    batches = batch_indices(100, batch_size, seed=0, epoch=0)
+    plain = init_params(sizes, seed=6)
+    fast = _copy(plain)
+    sgd_epoch(fast, X, y, batches, 0.02, Workspace(sizes, "sigmoid", batch_size))
+    _plain_epoch(plain, X, y, batches, 0.02, "sigmoid")
+    assert _max_diff(fast, plain) <= 1e-13
