@@ -32,7 +32,7 @@ from compare.bench_torch import make_torch_eager, torch_available, torch_info
 from compare.errors import ConfigError
 
 EPOCH_SAMPLES = 60_000
-DATA_NOTE = ("synthetic data: uniform [0, 1) pixels and uniform random labels "
+DATA_NOTE = ("synthetic, uniform [0, 1) pixels and uniform random labels "
              "(the time of a step does not depend on the values)")
 CANDIDATES = ("manual_plain", "manual_fast", "autodiff", "torch_eager", "matmul_limit")
 LABELS = {

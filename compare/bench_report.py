@@ -1,6 +1,8 @@
 """The readable table ``twinprop bench`` prints, built from the results dict."""
 
 ORDER = ("manual_fast", "manual_plain", "autodiff", "torch_eager")
+# A 1-minute load average from this much on means other work shared the CPUs.
+BUSY_LOAD = 1.0
 
 
 def _machine_lines(results):
@@ -24,7 +26,17 @@ def _machine_lines(results):
         f"on {blas_text}; {torch}",
         f"load average (1/5/15 min): before {load(m['load_average_before'])}, "
         f"after {load(m['load_average_after'])}",
-    ]
+    ] + _busy_warning(m)
+
+
+def _busy_warning(m):
+    """A line when other work was running: threaded BLAS then waits for busy cores."""
+    before = m["load_average_before"]
+    if not before or before[0] < BUSY_LOAD:
+        return []
+    return [f"warning: the machine was busy (load {before[0]:.2f} on {m['cpu_count']} CPUs) "
+            "before the run; times are noisy, and multithreaded BLAS suffers most "
+            "(rerun when idle, or compare with --threads 1)"]
 
 
 def _config_lines(c):

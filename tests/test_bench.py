@@ -132,3 +132,13 @@ def test_too_few_samples_for_the_batch_is_a_one_line_error(capsys):
     assert status == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("twinprop: error: --samples 100") and "Traceback" not in err[-1]
+
+
+def test_table_warns_when_the_machine_was_busy_before_the_run(tiny_run):
+    import copy
+
+    results = copy.deepcopy(tiny_run[0])
+    results["machine"]["load_average_before"] = [0.2, 0.3, 0.4]
+    assert "machine was busy" not in format_table(results)
+    results["machine"]["load_average_before"] = [3.5, 2.0, 1.0]
+    assert "warning: the machine was busy (load 3.50" in format_table(results)
