@@ -68,7 +68,7 @@ def plot_curves(metrics, out_path, title=None):
     if diff_twin is not None:
         _draw_diff(axes[0, -1], metrics[diff_twin], twins)
         axes[1, -1].axis("off")
-        axes[1, -1].text(0.0, 0.9, _diff_summary(twins, metrics[diff_twin]),
+        axes[1, -1].text(0.0, 0.9, _diff_summary(twins, metrics),
                          va="top", family="monospace", fontsize=9)
     if title:
         fig.suptitle(title)
@@ -114,7 +114,15 @@ def _draw_diff(ax, epochs, twins):
     ax.grid(alpha=0.3, which="both")
 
 
-def _diff_summary(twins, epochs):
-    lines = [f"{' vs '.join(twins)} in lockstep", ""]
-    lines += [f"epoch {e['epoch']:>3}: {e['max_param_diff']:.3e}" for e in epochs[-12:]]
+def _diff_summary(twins, metrics):
+    """The text panel: the worst difference, each twin's step time, the last epochs."""
+    epochs = metrics[twins[0]]
+    worst = max(epochs, key=lambda e: e["max_param_diff"])
+    lines = [f"{' vs '.join(twins)} in lockstep", "",
+             f"largest difference: {worst['max_param_diff']:.3e} (epoch {worst['epoch']})",
+             "mean seconds of SGD steps per epoch:"]
+    lines += [f"  {twin}: {sum(e['seconds'] for e in metrics[twin]) / len(metrics[twin]):.2f} s"
+              for twin in twins]
+    lines += ["", "max_param_diff by epoch:"]
+    lines += [f"  epoch {e['epoch']:>3}: {e['max_param_diff']:.3e}" for e in epochs[-8:]]
     return "\n".join(lines)
