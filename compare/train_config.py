@@ -20,7 +20,7 @@ DTYPES = ("float64", "float32")
 # never the test set), 30 epochs each. lecun with lr0 = 0.75 had the best
 # validation accuracy (97.51%): at lr0 = 0.5 lecun, xavier and he were within
 # 0.05%, at lr0 >= 1.0 lecun led (presumably its smaller weights keep tanh
-# further from saturation), and every init lost 1.3-3.4% at lr0 >= 1.25.
+# further from saturation), and every init lost 1.3-3.7% at lr0 >= 1.25.
 # k = 0.05 tied k = 0.1 and beat k = 0.02 by 0.07% (about one seed's spread).
 DEFAULT_INIT = "lecun"
 DEFAULT_LR = 0.75
