@@ -95,6 +95,10 @@ def _add_training_options(parser, command):
     add("--resume", action="store_true",
         help="continue the interrupted run in --out (options default to its config.json)")
     add("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
+    add("--plain", action="store_true",
+        help="train the manual twin through manual.loss_and_grads every step (the readable "
+             "path) instead of its preallocated workspace (the same numbers up to rounding, "
+             "faster)")
 
 
 def _names(kind):
@@ -151,7 +155,7 @@ def _run(args, command):
                                                               flush=True))
     try:
         result = run_training(cfg, twins, data, out, progress=not args.quiet,
-                              resume=args.resume, on_epoch=on_epoch)
+                              resume=args.resume, on_epoch=on_epoch, fast=not args.plain)
     except TrainingInterrupted as stop:
         n = stop.completed_epochs
         saved = (f"after {n} completed epoch{'s' if n != 1 else ''}, saved in {out}" if n

@@ -55,7 +55,7 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 def run_training(cfg, twins=TWINS, data=None, out_dir=None, progress=False, resume=False,
-                 on_epoch=None):
+                 on_epoch=None, fast=True):
     """Train ``twins`` (one, or two in lockstep) with minibatch SGD under ``cfg``.
 
     Args:
@@ -69,6 +69,10 @@ def run_training(cfg, twins=TWINS, data=None, out_dir=None, progress=False, resu
         resume: continue from the checkpoint in ``out_dir``.
         on_epoch: optional callback ``on_epoch(epoch_metrics)`` called after
             every epoch with dict twin -> that epoch's metrics.
+        fast: train the manual twin through ``manual.Workspace`` (the same
+            equations through preallocated buffers; equal to the plain path up
+            to float rounding). False calls ``manual.loss_and_grads`` every
+            step, the readable path the gradient checks verify.
     Returns:
         TrainResult.
     Raises:
@@ -87,9 +91,10 @@ def run_training(cfg, twins=TWINS, data=None, out_dir=None, progress=False, resu
         run_files.write_config(out_dir, cfg.to_dict(), twins, _describe(data))
         run_files.write_metrics(out_dir, metrics)
     saved = done
+    steppers = _steppers(cfg, modules, data, fast)
     try:
         for epoch in range(done, cfg.epochs):
-            record = _train_epoch(cfg, modules, params, data, epoch, progress)
+            record = _train_epoch(cfg, modules, steppers, params, data, epoch, progress)
             for name in twins:
                 metrics[name].append(record[name])
             done = epoch + 1
@@ -192,7 +197,43 @@ def _save(out_dir, cfg, params, metrics, done):
     run_files.write_metrics(out_dir, metrics)
 
 
-def _train_epoch(cfg, modules, params, data, epoch, progress):
+def _steppers(cfg, modules, data, fast):
+    """Return twin -> an object with ``step(params, X, y, lr) -> loss`` and ``flush(params)``.
+
+    The manual twin gets a ``manual.Workspace`` when ``fast``: its buffers are
+    allocated once for the whole run, so no step allocates (short-lived
+    temporaries are the plain path's largest hidden cost).
+    """
+    batch = cfg.batch_size or len(data.y_train)
+    steppers = {}
+    for name, module in modules.items():
+        if fast and name == "manual":
+            sizes = [data.x_train.shape[1], *cfg.hidden, data.n_classes]
+            steppers[name] = module.Workspace(sizes, cfg.activation, batch, cfg.dtype)
+        else:
+            steppers[name] = _PlainStepper(module, cfg.activation)
+    return steppers
+
+
+class _PlainStepper:
+    """SGD through a twin's ``loss_and_grads`` (looked up at every step)."""
+
+    def __init__(self, module, activation):
+        self.module, self.activation = module, activation
+
+    def step(self, params, X, y, lr, flush=True):
+        """Update ``params`` in place by one SGD step; return the batch loss."""
+        loss, grads = self.module.loss_and_grads(params, X, y, activation=self.activation)
+        for (W, b), (dW, db) in zip(params, grads):
+            W -= lr * dW
+            b -= lr * db
+        return loss
+
+    def flush(self, params):
+        """Nothing is ever pending on the plain path."""
+
+
+def _train_epoch(cfg, modules, steppers, params, data, epoch, progress):
     """Run one epoch of SGD for every twin in place; return twin -> metrics dict.
 
     ``epoch`` is zero-based; the metrics carry ``epoch + 1`` (epochs completed).
@@ -201,19 +242,27 @@ def _train_epoch(cfg, modules, params, data, epoch, progress):
     batches = batch_indices(len(data.y_train), cfg.batch_size, cfg.seed, epoch)
     seconds = dict.fromkeys(modules, 0.0)
     running = dict.fromkeys(modules, 0.0)
+    # One gather buffer for the whole epoch: X = x_train[idx] would allocate
+    # a fresh batch-sized array every step.
+    gathered = np.empty((len(batches[0]), data.x_train.shape[1]), data.x_train.dtype)
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
                file=sys.stderr, disable=not (progress and sys.stderr.isatty()))
     for step, idx in enumerate(bar, start=1):
-        X, y = data.x_train[idx], data.y_train[idx]
-        for name, module in modules.items():
+        X = np.take(data.x_train, idx, axis=0, out=gathered[:len(idx)])
+        y = data.y_train[idx]
+        for name in modules:
             start = time.perf_counter()
-            loss = _sgd_step(module, name, params[name], X, y, cfg, lr, epoch, step)
+            loss = _sgd_step(steppers[name], name, params[name], X, y, cfg, lr, epoch, step)
             seconds[name] += time.perf_counter() - start
             running[name] += loss
         if step % 10 == 0 or step == len(batches):
             bar.set_postfix({f"{n} loss": f"{running[n] / step:.4f}" for n in modules},
                             refresh=False)
     bar.close()
+    for name in modules:
+        start = time.perf_counter()
+        steppers[name].flush(params[name])
+        seconds[name] += time.perf_counter() - start
 
     record = {}
     for name, module in modules.items():
@@ -232,16 +281,14 @@ def _train_epoch(cfg, modules, params, data, epoch, progress):
     return record
 
 
-def _sgd_step(module, name, params, X, y, cfg, lr, epoch, step):
+def _sgd_step(stepper, name, params, X, y, cfg, lr, epoch, step):
     """One SGD step on ``params`` in place; return the batch loss (float)."""
     with _diverging_means(name, cfg, f"at epoch {epoch + 1}, step {step}"):
-        loss, grads = module.loss_and_grads(params, X, y, activation=cfg.activation)
-        loss = float(loss)
+        # flush=False: a small-batch workspace may keep its first-layer update
+        # pending; _train_epoch flushes before anything reads the parameters.
+        loss = float(stepper.step(params, X, y, lr, flush=False))
         if not np.isfinite(loss):
             raise FloatingPointError(f"the loss is {loss}")
-        for (W, b), (dW, db) in zip(params, grads):
-            W -= lr * dW
-            b -= lr * db
     return loss
 
 

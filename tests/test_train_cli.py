@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import compare.data
-import manual
+import autodiff
 from compare.cli import build_parser, main
 from compare.cli_train import _config_and_twins
 from compare.trainer import TrainConfig
@@ -110,7 +110,8 @@ def test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run(
     assert run_cli(["compare", *TINY, "--epochs", "3", "--out", str(whole), "--quiet"],
                    capsys)[0] == 0
 
-    real = manual.loss_and_grads
+    # Intercepted on the autodiff twin: the manual one trains through its workspace.
+    real = autodiff.loss_and_grads
     calls = {"n": 0}
 
     def interrupt_in_epoch_2(*args, **kwargs):
@@ -120,7 +121,7 @@ def test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run(
         return real(*args, **kwargs)
 
     with monkeypatch.context() as patch:
-        patch.setattr(manual, "loss_and_grads", interrupt_in_epoch_2)
+        patch.setattr(autodiff, "loss_and_grads", interrupt_in_epoch_2)
         code, _, err = run_cli(["compare", *TINY, "--epochs", "3", "--out", str(cut),
                                 "--quiet"], capsys)
     assert code == 130 and err.count("\n") == 1

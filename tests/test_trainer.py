@@ -87,7 +87,8 @@ def test_resume_after_interruption_equals_uninterrupted_run(blobs, tmp_path, mon
     uninterrupted = run_training(cfg, data=blobs, out_dir=tmp_path / "whole")
 
     # Ctrl-C in the middle of epoch 3 (step 2): epochs 1-2 must be what is saved.
-    real = manual.loss_and_grads
+    # Intercepted on the autodiff twin: the manual one trains through its workspace.
+    real = autodiff.loss_and_grads
     calls = {"n": 0}
     steps_per_epoch = math.ceil(len(blobs.y_train) / cfg.batch_size)
 
@@ -97,14 +98,14 @@ def test_resume_after_interruption_equals_uninterrupted_run(blobs, tmp_path, mon
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(manual, "loss_and_grads", interrupt_in_epoch_3)
+    monkeypatch.setattr(autodiff, "loss_and_grads", interrupt_in_epoch_3)
     with pytest.raises(TrainingInterrupted) as stop:
         run_training(cfg, data=blobs, out_dir=tmp_path / "cut")
     assert stop.value.completed_epochs == 2
     _, state = load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)
     assert state["epoch"] == 2
 
-    monkeypatch.setattr(manual, "loss_and_grads", real)
+    monkeypatch.setattr(autodiff, "loss_and_grads", real)
     resumed = run_training(cfg, data=blobs, out_dir=tmp_path / "cut", resume=True)
     assert_params_identical(resumed.params, uninterrupted.params)
     assert without_seconds(resumed.metrics) == without_seconds(uninterrupted.metrics)
@@ -137,12 +138,13 @@ def test_resume_of_a_run_stopped_before_its_first_epoch_starts_afresh(blobs, tmp
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(manual, "loss_and_grads", stop_at_once)
+        patch.setattr(autodiff, "loss_and_grads", stop_at_once)
         with pytest.raises(TrainingInterrupted) as stop:
-            run_training(tiny(), twins=("manual",), data=blobs, out_dir=tmp_path)
+            run_training(tiny(), twins=("autodiff",), data=blobs, out_dir=tmp_path)
     assert stop.value.completed_epochs == 0
-    resumed = run_training(tiny(), twins=("manual",), data=blobs, out_dir=tmp_path, resume=True)
-    straight = run_training(tiny(), twins=("manual",), data=blobs)
+    resumed = run_training(tiny(), twins=("autodiff",), data=blobs, out_dir=tmp_path,
+                           resume=True)
+    straight = run_training(tiny(), twins=("autodiff",), data=blobs)
     assert_params_identical(resumed.params, straight.params)
 
 
@@ -231,27 +233,28 @@ def count_steps(monkeypatch, twin):
 
 
 def test_batch_size_one_takes_one_step_per_example(blobs, monkeypatch):
-    sizes = count_steps(monkeypatch, "manual")
-    result = run_training(tiny(batch_size=1, lr=0.05, epochs=1), twins=("manual",), data=blobs)
+    sizes = count_steps(monkeypatch, "autodiff")
+    result = run_training(tiny(batch_size=1, lr=0.05, epochs=1), data=blobs)
     assert sizes == [1] * len(blobs.y_train)
-    assert result.metrics["manual"][0]["test_acc"] > 0.5
+    for twin in ("manual", "autodiff"):
+        assert result.metrics[twin][0]["test_acc"] > 0.5
 
 
 def test_full_batch_takes_one_step_per_epoch(blobs, monkeypatch):
-    sizes = count_steps(monkeypatch, "manual")
-    run_training(tiny(batch_size=None, epochs=2), twins=("manual",), data=blobs)
+    sizes = count_steps(monkeypatch, "autodiff")
+    run_training(tiny(batch_size=None, epochs=2), twins=("autodiff",), data=blobs)
     assert sizes == [len(blobs.y_train)] * 2
 
 
 def test_float32_run_stays_float32(blobs, monkeypatch):
     seen = []
-    real = manual.loss_and_grads
+    real = autodiff.loss_and_grads
 
     def recording(params, X, y, activation="tanh"):
         seen.append(X.dtype)
         return real(params, X, y, activation=activation)
 
-    monkeypatch.setattr(manual, "loss_and_grads", recording)
+    monkeypatch.setattr(autodiff, "loss_and_grads", recording)
     result = run_training(tiny(dtype="float32"), data=blobs)
     assert set(seen) == {np.dtype("float32")}
     for twin in ("manual", "autodiff"):
@@ -350,3 +353,19 @@ def test_curves_are_redrawn_from_metrics_json_alone(blobs, tmp_path):
 def test_progress_bar_stays_quiet_when_stderr_is_not_a_terminal(blobs, capsys):
     run_training(tiny(epochs=1), twins=("manual",), data=blobs, progress=True)
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 50, None])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_fast_path_trains_to_the_plain_paths_parameters(blobs, batch_size, activation):
+    """The workspace the trainer uses equals manual.loss_and_grads + SGD to 1e-12."""
+    cfg = tiny(epochs=1, batch_size=batch_size, activation=activation,
+               lr=0.05 if batch_size == 1 else 0.5)
+    fast = run_training(cfg, twins=("manual",), data=blobs, fast=True)
+    plain = run_training(cfg, twins=("manual",), data=blobs, fast=False)
+    for (Wf, bf), (Wp, bp) in zip(fast.params["manual"], plain.params["manual"]):
+        np.testing.assert_allclose(Wf, Wp, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(bf, bp, rtol=0, atol=1e-12)
+    f, p = fast.metrics["manual"][0], plain.metrics["manual"][0]
+    assert f["test_acc"] == p["test_acc"]
+    assert abs(f["train_loss"] - p["train_loss"]) < 1e-12
