@@ -6,8 +6,8 @@ Run from the repository root with nothing but Python 3.10+::
     python3 -m compare.bootstrap test    # run the whole test suite (pytest)
 
 It makes ``.venv`` if there is none and installs the project into it
-(editable, with the ``dev`` extra) whenever ``pyproject.toml`` changed since
-the last install. Standard library only: it runs before anything is installed.
+(editable, with the ``dev`` and ``cluster`` extras, so the Dask path is tested
+too) whenever ``pyproject.toml`` changed since the last install. Standard library only: it runs before anything is installed.
 """
 
 import hashlib
@@ -20,11 +20,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".twinprop-installed"
+EXTRAS = "dev,cluster"
 
-# The main job, one twinprop command per step.
+# The main job, one twinprop command per step: get MNIST, prove the
+# hand-derived gradients right, then train both twins in lockstep with the
+# paper's best setting and draw their curves side by side.
 DEMO_STEPS = [
     ["data", "fetch"],
     ["data", "info"],
+    ["gradcheck"],
+    ["compare", "--out", "runs/demo", "--force"],
+    ["derivatives", "--out", "runs/demo/derivatives", "--force"],
 ]
 
 
@@ -36,7 +42,7 @@ def venv_bin(name):
 
 def ensure_venv():
     """Create ``.venv`` and install the project, unless already up to date."""
-    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + EXTRAS.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == want:
         return
     if not venv_bin("python").exists():
@@ -44,7 +50,7 @@ def ensure_venv():
         venv.create(VENV, with_pip=True)
     print("bootstrap: installing twinprop and its dependencies into .venv", flush=True)
     run([venv_bin("python"), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    run([venv_bin("python"), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"])
+    run([venv_bin("python"), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[{EXTRAS}]"])
     STAMP.write_text(want + "\n")
 
 
@@ -65,6 +71,9 @@ def main(argv=None):
         for step in DEMO_STEPS:
             print(f"\n$ twinprop {' '.join(step)}", flush=True)
             run([venv_bin("twinprop"), *step])
+        print(f"\nThe twins' curves: {ROOT / 'runs/demo/curves.png'} "
+              f"(data: runs/demo/metrics.json); the derivative study: runs/demo/derivatives/",
+              flush=True)
         return 0
     env = dict(os.environ, HYPOTHESIS_PROFILE=os.environ.get("HYPOTHESIS_PROFILE", "ci"))
     run([venv_bin("python"), "-m", "pytest", *argv[1:]], env=env)
