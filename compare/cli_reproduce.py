@@ -31,7 +31,7 @@ def add_parser(subparsers):
                         help="local worker processes (default: the number of cores)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run on the Dask cluster whose scheduler is at ADDRESS, e.g. "
-                             "tcp://10.0.0.5:8786 (needs: pip install twinprop[cluster], "
+                             "tcp://SCHEDULER-HOST:8786 (needs: pip install twinprop[cluster], "
                              "here and on every worker)")
     parser.add_argument("--out", type=Path, default=Path("twinprop-out"), metavar="DIR",
                         help="output folder (default twinprop-out)")
