@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from compare.cli import positive_float, positive_int
 from compare.errors import ConfigError
 from compare.plot_curves import plot_run
@@ -168,7 +170,32 @@ def _run(args, command):
         last = epochs[-1]
         print(f"{twin}: {100 * last['test_acc']:.2f}% test accuracy after {last['epoch']} epochs")
     print(f"wrote {out}/config.json, metrics.json, checkpoint.npz and {curves}")
+    for line in collapse_warnings(result.metrics, cfg, data.n_classes):
+        print(f"twinprop: warning: {line}", file=sys.stderr)
     return 0
+
+
+def collapse_warnings(metrics, cfg, n_classes):
+    """Lines warning of twins whose training loss ended above chance level.
+
+    The loss is computed stably, so a far too large learning rate need not
+    give NaN: it can saturate or kill every hidden unit and leave a finite
+    but useless network (e.g. 11% accuracy, loss in the thousands). A network
+    that predicts uniformly has loss log(n_classes); ending above that means
+    training made things worse than guessing.
+
+    Args:
+        metrics: dict twin -> list of per-epoch dicts (train_loss, ...).
+        cfg: the run's TrainConfig.
+        n_classes: number of classes.
+    Returns:
+        list of str, one per twin that ended above chance.
+    """
+    chance = float(np.log(n_classes))
+    return [f"the {twin} twin's training loss ended at {epochs[-1]['train_loss']:.4g}, "
+            f"above chance level (log {n_classes} = {chance:.2f}); the learning rate "
+            f"{cfg.lr:g} is probably too high: try --lr {cfg.lr / 10:g}"
+            for twin, epochs in metrics.items() if epochs[-1]["train_loss"] > chance]
 
 
 def _config_and_twins(args, command, out):

@@ -179,3 +179,15 @@ def test_train_on_a_slice_of_real_mnist_learns(tmp_path, capsys):
     assert code == 0
     last = json.loads((out / "metrics.json").read_text())["manual"][-1]
     assert last["test_acc"] > 0.8
+
+
+def test_a_collapsed_run_warns_that_the_rate_is_too_high(blobs, tmp_path, capsys):
+    """A huge rate can leave a finite but useless network; the CLI says so."""
+    code, _, err = run_cli(["train", *TINY, "--activation", "relu", "--lr", "1e4",
+                            "--epochs", "1", "--out", str(tmp_path / "hot"), "--quiet"], capsys)
+    assert code == 0
+    assert "above chance level" in err and "try --lr 1000" in err
+
+    code, _, err = run_cli(["train", *TINY, "--epochs", "1", "--out", str(tmp_path / "ok"),
+                            "--quiet"], capsys)
+    assert code == 0 and "warning" not in err
