@@ -87,10 +87,21 @@ def best_accuracy(m):
     if not paper_series:
         return _missing(paper, "2-6", rule)
 
+    # Shown beside the verdict, not part of it: what the same sweep reaches
+    # once the initialisation is one of our extension's (Xavier, He).
+    every_series = [s for table in m.series.values() for s in table.values()]
+
+    def best(series, twin):
+        finals = [(s.final(twin), s.label) for s in series if twin in s.twins()]
+        return max(finals, key=lambda f: np.nan_to_num(f[0], nan=-1.0))
+
     def check(twin):
-        finals = [(s.final(twin), s.label) for s in paper_series if twin in s.twins()]
-        acc, label = max(finals, key=lambda f: np.nan_to_num(f[0], nan=-1.0))
-        return acc >= TARGET_ACCURACY, f"{pct(acc)} ({label})"
+        acc, label = best(paper_series, twin)
+        text = f"{pct(acc)} ({label})"
+        any_acc, any_label = best(every_series, twin)
+        if any_acc > acc:
+            text += f"; with any initialisation: {pct(any_acc)} ({any_label})"
+        return acc >= TARGET_ACCURACY, text
     return _per_twin(paper, "2-6", rule, _twins(*paper_series), check)
 
 
