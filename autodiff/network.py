@@ -15,7 +15,8 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import value_and_grad
 
-from compare.errors import ConfigError, DataError
+from compare.errors import ConfigError
+from compare.validate import check_input, check_labels
 
 
 def _sigmoid(x):
@@ -107,7 +108,7 @@ def forward(params, X, activation="tanh"):
         (B, n_K) logits, the dtype of the parameters.
     """
     g = _activation(activation)
-    return _logits(params, _check_input(params, X), g)
+    return _logits(params, check_input(params, X), g)
 
 
 def loss_and_grads(params, X, y, activation="tanh"):
@@ -122,35 +123,8 @@ def loss_and_grads(params, X, y, activation="tanh"):
         grads: list of K pairs (dW_k, db_k), shaped and typed like params.
     """
     g = _activation(activation)
-    X = _check_input(params, X)
-    y = _check_labels(y, len(X), params[-1][0].shape[1])
+    X = check_input(params, X)
+    y = check_labels(y, len(X), params[-1][0].shape[1])
     params = [(W, b) for W, b in params]
     loss, grads = _loss_and_param_grads(params, X, y, g)
     return float(loss), [(dW, db) for dW, db in grads]
-
-
-def _check_input(params, X):
-    """Return X (B, n_0) in the parameters' dtype, or raise ConfigError."""
-    if len(params) == 0:
-        raise ConfigError("the network has no layers; build params with init_params([784, 100, 10])")
-    W0 = params[0][0]
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[1] != W0.shape[0]:
-        raise ConfigError(
-            f"input of shape {X.shape} does not fit a first layer of {W0.shape[0]} inputs; "
-            f"give X as (batch, {W0.shape[0]}) or build params for {X.shape[-1]} inputs")
-    return X.astype(W0.dtype, copy=False)
-
-
-def _check_labels(y, batch, n_classes):
-    """Return y (B,) as an index array, or raise DataError."""
-    y = np.asarray(y)
-    if y.shape != (batch,) or not np.issubdtype(y.dtype, np.integer):
-        raise DataError(
-            f"labels must be {batch} integers, got shape {y.shape} dtype {y.dtype}; "
-            "pass integer class indices, one per input row")
-    if batch and (y.min() < 0 or y.max() >= n_classes):
-        raise DataError(
-            f"labels must lie in [0, {n_classes}), got [{y.min()}, {y.max()}]; "
-            "check the labels or the output layer width")
-    return y

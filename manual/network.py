@@ -18,9 +18,7 @@ Dtype: X is cast to the parameters' dtype, and every array stays in it
 (float32 parameters give float32 logits and gradients).
 """
 
-import numpy as np
-
-from compare.errors import ConfigError, DataError
+from compare.validate import check_input, check_labels
 from manual.activations import get_activation
 from manual.layers import (activation_backward, activation_forward,
                            affine_backward, affine_forward)
@@ -40,7 +38,7 @@ def forward_cache(params, X, activation="tanh"):
             the output layer), for :func:`backward`.
     """
     act = get_activation(activation)
-    x = _check_input(params, X)
+    x = check_input(params, X)
     cache = []
     last = len(params) - 1
     for k, (W, b) in enumerate(params):
@@ -104,34 +102,6 @@ def loss_and_grads(params, X, y, activation="tanh"):
         grads: list of K pairs (dW_k, db_k), shaped and typed like params.
     """
     logits, cache = forward_cache(params, X, activation)
-    y = _check_labels(y, logits)
+    y = check_labels(y, *logits.shape)
     loss, dlogits = SoftmaxCrossEntropy.fn_and_delta(logits, y)   # L and dA_K
     return loss, backward(params, cache, dlogits, activation)
-
-
-def _check_input(params, X):
-    """Return X (B, n_0) in the parameters' dtype, or raise ConfigError."""
-    if len(params) == 0:
-        raise ConfigError("the network has no layers; build params with init_params([784, 100, 10])")
-    W0 = params[0][0]
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[1] != W0.shape[0]:
-        raise ConfigError(
-            f"input of shape {X.shape} does not fit a first layer of {W0.shape[0]} inputs; "
-            f"give X as (batch, {W0.shape[0]}) or build params for {X.shape[-1]} inputs")
-    return X.astype(W0.dtype, copy=False)
-
-
-def _check_labels(y, logits):
-    """Return y (B,) as an index array, or raise DataError."""
-    y = np.asarray(y)
-    batch, n_classes = logits.shape
-    if y.shape != (batch,) or not np.issubdtype(y.dtype, np.integer):
-        raise DataError(
-            f"labels must be {batch} integers, got shape {y.shape} dtype {y.dtype}; "
-            "pass integer class indices, one per input row")
-    if batch and (y.min() < 0 or y.max() >= n_classes):
-        raise DataError(
-            f"labels must lie in [0, {n_classes}), got [{y.min()}, {y.max()}]; "
-            "check the labels or the output layer width")
-    return y

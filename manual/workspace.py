@@ -29,8 +29,9 @@ first B rows of every buffer), n_k = ``sizes[k]``, K = number of layers.
 
 import numpy as np
 
-from compare.errors import ConfigError, DataError
+from compare.errors import ConfigError
 from compare.init import check_dtype
+from compare.validate import check_labels
 from manual.inplace import get_inplace
 
 # Batches smaller than this defer the first layer's weight update until this
@@ -238,18 +239,6 @@ class Workspace:
                               f"(batch, {self.sizes[0]}) or build a larger workspace")
         check_labels(y, B, self.sizes[-1])
         return X
-
-
-def check_labels(y, batch, n_classes):
-    """Raise DataError unless ``y`` is ``batch`` integer labels in [0, n_classes)."""
-    if (not isinstance(y, np.ndarray) or y.shape != (batch,)
-            or not np.issubdtype(y.dtype, np.integer)):
-        raise DataError(f"labels must be {batch} integers in an array, got "
-                        f"{getattr(y, 'shape', type(y).__name__)}; pass integer class indices, "
-                        f"one per input row")
-    if batch and (y.min() < 0 or y.max() >= n_classes):
-        raise DataError(f"labels must lie in [0, {n_classes}), got [{y.min()}, {y.max()}]; "
-                        "check the labels or the output layer width")
 
 
 def sgd_epoch(params, X, y, batches, lr, ws):
