@@ -82,11 +82,12 @@ def _tanh_forward(z, out, tmp, mask):
     np.copysign(out, z, out=out)                        # tanh(z)
 
 
-# g'(z) = 1 - g(z)**2   (the paper's g'_tanh)
+# g'(z) = 1 - g(z)**2   (the paper's g'_tanh), applied as dA - (dA g) g: the
+# same three passes as dA (1 - g**2), without converting the scalar 1 per call
 def _tanh_backward(dA, z, a, out, tmp, mask):
-    np.multiply(a, a, out=tmp)                          # g**2
-    np.subtract(1, tmp, out=tmp)                        # 1 - g**2
-    np.multiply(dA, tmp, out=out)                       # dz = dA g'(z)
+    np.multiply(dA, a, out=tmp)                         # dA g
+    np.multiply(tmp, a, out=tmp)                        # dA g**2
+    np.subtract(dA, tmp, out=out)                       # dz = dA g'(z) = dA (1 - g**2)
 
 
 # relu -------------------------------------------------------------------------

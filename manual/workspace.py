@@ -33,6 +33,7 @@ from compare.errors import ConfigError
 from compare.init import check_dtype
 from compare.validate import check_labels
 from manual.inplace import get_inplace
+from manual.workspace_one import OneSample
 
 # Batches smaller than this defer the first layer's weight update until this
 # many samples are pending (rounded down to whole batches).
@@ -88,6 +89,8 @@ class Workspace:
         self.ones = np.ones(R, dt)
         self.overlap = np.zeros((B, R), dt)             # x X_p^T
         self.correction = np.zeros((B, widths[0]), dt)  # (x X_p^T) (lr dz_p)
+        # batch 1: the same step on 1-D views made once (manual.workspace_one)
+        self.one = OneSample(self) if B == 1 and self.defer else None
 
     def buffers(self):
         """Every array the workspace owns (for checks that they are reused)."""
@@ -133,13 +136,19 @@ class Workspace:
             self.pending = 0
         self._owner = None
 
+    def _claim(self, params):
+        """Refuse to step ``params`` while another set's first-layer update is pending."""
+        if self._owner is not None and self._owner != id(params):
+            raise ConfigError("this workspace holds a pending update of other parameters; "
+                              "call flush(params) for those before stepping these")
+        self._owner = id(params)
+
     def _step(self, params, X, y, lr):
         """:meth:`step` without the checks; X is ``self.x[pending:pending + B]`` when deferring."""
         if self.defer:
-            if self._owner is not None and self._owner != id(params):
-                raise ConfigError("this workspace holds a pending update of other parameters; "
-                                  "call flush(params) for those before stepping these")
-            self._owner = id(params)
+            self._claim(params)
+        if self.one is not None:
+            return self.one.step(params, int(y[0]), lr)         # X is self.x[self.pending]
         B = len(X)
         loss = self._forward_loss(params, X, y, B)
         self._backward_update(params, X, B, lr)
@@ -270,6 +279,19 @@ def sgd_epoch(params, X, y, batches, lr, ws):
                           "compare.batches.batch_indices for these data")
     ws._check(params, X[:1], y[:1])
     losses = np.empty(len(batches))
+    if ws.one is not None:
+        ws._claim(params)
+        rows = ws.one.x_rows
+        # one sample per batch: its row and label as Python ints, so each step
+        # gathers x_0 by a plain row copy and takes y without an array
+        samples = zip(every.tolist(), y[every].tolist())
+        try:
+            for i, (row, label) in enumerate(samples):
+                rows[ws.pending][...] = X[row]                  # x_0
+                losses[i] = ws.one.step(params, label, lr)
+        finally:
+            ws.flush(params)
+        return losses
     try:
         for i, idx in enumerate(batches):
             xb = ws.x[ws.pending:ws.pending + len(idx)]
