@@ -2,7 +2,7 @@
 
 Same equations as :mod:`manual.network` (which stays the plain, readable
 version that the gradient checks read), written through ``out=`` into the
-buffers of a :class:`Workspace`. Three costs of the plain version go away:
+buffers of a :class:`Workspace`. Four costs of the plain version go away:
 
 * numpy hands short-lived temporaries of a few hundred KB back to the
   operating system and faults them in again on the next step (up to 3.5x
@@ -15,7 +15,10 @@ buffers of a :class:`Workspace`. Three costs of the plain version go away:
   is the largest cost of a step (two passes over a 784 x 100 array for
   784 x 100 multiply-adds); it is applied for up to ``DEFER_ROWS`` samples at
   once, as one matrix product, and the forward pass in between adds the
-  pending part exactly (see :meth:`Workspace.flush`).
+  pending part exactly (see :meth:`Workspace.flush`);
+* at batch 1 the step is a few dozen calls on short vectors, and each
+  numpy call's fixed cost (about a microsecond) is most of the time; that
+  step runs on 1-D views made once (:mod:`manual.workspace_one`).
 
 Usage::
 

@@ -11,10 +11,14 @@ make as few calls as it can:
   ``__init__``, never sliced per step; ``np.dot`` takes vectors directly;
 * softmax, its normalisation, lr and the paper's 1/B (= 1) are folded into one
   multiply of the 10 logits: lr L' = (lr / sum e) e - lr y with e = exp(s - max s);
-* the label is a Python int, so ``- lr y`` is one scalar update, not a one-hot.
+* the label is a Python int, so ``- lr y`` is one scalar update, not a one-hot,
+  and the 10 logits' max and sum are taken in Python (``tolist``), cheaper
+  than a numpy reduction's call at that size;
+* x_k W_k is computed as W_k^T x_k, which OpenBLAS runs faster (W_k^T is
+  Fortran-ordered), and tanh's backward rule needs no scalar conversion.
 
-Shapes: x_0 (n_0,), z_k, dz_k (n_{k+1},), W_k (n_k, n_{k+1}); P = the
-number of samples whose first-layer update is pending, R = its maximum.
+Shapes: x_0 (n_0,), z_k, dz_k (n_{k+1},), W_k (n_k, n_{k+1}); p = the
+number of samples whose first-layer update is pending (p < R = ``pending_rows``).
 """
 
 import math
