@@ -20,7 +20,7 @@ from compare.plot_curves import plot_run
 from compare.run_files import prepare_out_dir, read_config
 from compare.schedules import SCHEDULES
 from compare.train_config import DTYPES, TrainConfig
-from compare.trainer import TWINS, TrainingInterrupted, run_training
+from compare.trainer import TWINS, TrainingInterrupted, check_batch_size, run_training
 
 # Options that map one-to-one onto TrainConfig fields (argparse dest == field).
 CONFIG_OPTIONS = ("activation", "hidden", "init", "batch_size", "lr", "schedule", "decay",
@@ -146,10 +146,13 @@ def run_plot(args):
 def _run(args, command):
     out = Path(args.out) if args.out else Path("runs") / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}"
     cfg, twins = _config_and_twins(args, command, out)
-    out = prepare_out_dir(out, force=args.force, resume=args.resume)
     from compare.data import load_dataset
     data = load_dataset(name=cfg.dataset, data_dir=args.data_dir, dtype=cfg.dtype,
                         seed=cfg.seed, quiet=args.quiet)
+    # Everything that can be checked is checked before --out is touched:
+    # --force removes the old run's files, which a rejected run must not cost.
+    check_batch_size(cfg, len(data.y_train[:cfg.train_subset]))
+    out = prepare_out_dir(out, force=args.force, resume=args.resume)
     if not args.quiet:
         print(f"{command}: {' and '.join(twins)} on {data.name} ({data.source}); "
               f"{_describe(cfg)}; writing {out}")

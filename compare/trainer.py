@@ -30,7 +30,8 @@ from compare.evaluate import evaluate
 from compare.schedules import learning_rate
 from compare.train_config import TrainConfig
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingInterrupted", "run_training", "TWINS"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingInterrupted", "check_batch_size",
+           "run_training", "TWINS"]
 
 TWINS = ("manual", "autodiff")
 
@@ -141,11 +142,15 @@ def _prepare_data(cfg, data, quiet):
         name=getattr(data, "name", cfg.dataset),
         source=getattr(data, "source", None),
     )
-    n = len(prepared.y_train)
-    if cfg.batch_size is not None and cfg.batch_size > n:
-        raise ConfigError(f"batch size {cfg.batch_size} is larger than the {n} training "
-                          f"examples; use a smaller --batch-size or --batch-size full")
+    check_batch_size(cfg, len(prepared.y_train))
     return prepared
+
+
+def check_batch_size(cfg, n_train):
+    """Raise ConfigError unless ``cfg.batch_size`` fits ``n_train`` training examples."""
+    if cfg.batch_size is not None and cfg.batch_size > n_train:
+        raise ConfigError(f"batch size {cfg.batch_size} is larger than the {n_train} training "
+                          f"examples; use a smaller --batch-size or --batch-size full")
 
 
 def _describe(data):

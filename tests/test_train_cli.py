@@ -191,3 +191,19 @@ def test_a_collapsed_run_warns_that_the_rate_is_too_high(blobs, tmp_path, capsys
     code, _, err = run_cli(["train", *TINY, "--epochs", "1", "--out", str(tmp_path / "ok"),
                             "--quiet"], capsys)
     assert code == 0 and "warning" not in err
+
+
+def test_a_rejected_run_leaves_the_previous_run_in_out_untouched(blobs, tmp_path, capsys):
+    """--force must not cost the old run when the new one is refused before training."""
+    out = tmp_path / "run"
+    assert run_cli(["train", *TINY, "--out", str(out), "--quiet"], capsys)[0] == 0
+    before = {f.name: f.read_bytes() for f in out.iterdir()}
+    code, _, err = run_cli(["train", *TINY, "--batch-size", "100000", "--out", str(out),
+                            "--force", "--quiet"], capsys)
+    assert code == 2 and "larger than the" in err
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before
+
+    fresh = tmp_path / "fresh"
+    assert run_cli(["train", *TINY, "--batch-size", "100000", "--out", str(fresh),
+                    "--quiet"], capsys)[0] == 2
+    assert not fresh.exists()
