@@ -10,6 +10,7 @@ from pathlib import Path
 
 from compare.atomic import write_bytes, write_json, write_text
 from compare.errors import ConfigError
+from compare.jsonable import to_jsonable
 
 # Every file the command writes, in the order it writes them.
 OUTPUT_FILES = (
@@ -58,7 +59,7 @@ def run(args):
     table = derivatives.derivative_table()
     curves = derivatives.vcurves()
     kinks = derivatives.kink_study()
-    data = {name: derivatives.to_jsonable(obj) for name, obj in
+    data = {name: to_jsonable(obj, nonfinite_as_none=True) for name, obj in
             (("derivatives", table), ("vcurves", curves), ("kink", kinks))}
     figures = {
         "derivatives.png": plot_derivatives.plot_derivatives(data["derivatives"]),

@@ -269,21 +269,3 @@ def kink_study(names=KINKED, steps=KINK_STEPS, window_step=KINK_WINDOW_STEP):
         }
     return out
 
-
-def to_jsonable(obj):
-    """Arrays -> lists, numpy scalars -> Python, non-finite floats -> None (strict JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        value = float(obj)
-        return value if np.isfinite(value) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from compare.atomic import atomic_path, write_json
-from compare.reproduce.results import OK, RunOutcome, plain
+from compare.jsonable import to_jsonable
+from compare.reproduce.results import OK, RunOutcome
 
 # Bump when the meaning of a cached run changes (e.g. the metrics it holds),
 # so old folders are not mistaken for new ones.
@@ -47,7 +48,7 @@ def code_fingerprint():
 def key_document(config, twins):
     """The JSON-ready dict whose hash names a run: config, twins, cache version."""
     return {"cache_version": CACHE_VERSION, "twins": list(twins),
-            "config": plain(config.to_dict())}
+            "config": to_jsonable(config.to_dict())}
 
 
 def run_key(config, twins):
@@ -135,5 +136,5 @@ class RunCache:
         write_json(folder / METRICS_NAME, {
             "status": outcome.status, "message": outcome.message,
             "wall_seconds": outcome.wall_seconds, "code": outcome.code,
-            "metrics": plain(outcome.metrics)})
+            "metrics": to_jsonable(outcome.metrics)})
         return folder

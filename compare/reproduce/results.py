@@ -37,19 +37,6 @@ class RunOutcome:
         return self.status == OK
 
 
-def plain(value):
-    """``value`` with numpy scalars and tuples turned into JSON-ready Python."""
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
-
-
 @dataclass
 class Series:
     """One variant of one figure (one legend entry), with a run per seed.

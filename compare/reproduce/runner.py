@@ -19,7 +19,8 @@ import numpy as np
 from compare.errors import ConfigError, DivergenceError
 from compare.reproduce.cache import run_key
 from compare.reproduce.figures import estimate_seconds
-from compare.reproduce.results import DIVERGED, OK, RunOutcome, plain
+from compare.jsonable import to_jsonable
+from compare.reproduce.results import DIVERGED, OK, RunOutcome
 
 TWINS = ("manual", "autodiff")
 # One BLAS thread per worker: with one worker per core, more would only fight.
@@ -62,7 +63,7 @@ def run_one(run_fn, config, twins, data_dir):
                           wall_seconds=time.perf_counter() - start)
     params = {twin: [(np.asarray(W), np.asarray(b)) for W, b in layers]
               for twin, layers in result.params.items()}
-    return RunOutcome(OK, plain(result.metrics), params,
+    return RunOutcome(OK, to_jsonable(result.metrics), params,
                       wall_seconds=time.perf_counter() - start)
 
 
