@@ -29,6 +29,7 @@ from compare.errors import ConfigError, DivergenceError
 from compare.evaluate import evaluate
 from compare.schedules import learning_rate
 from compare.train_config import TrainConfig
+from compare.validate import check_labels
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingInterrupted", "check_batch_size",
            "run_training", "TWINS"]
@@ -214,6 +215,10 @@ def _steppers(cfg, modules, data, fast):
     for name, module in modules.items():
         if fast and name == "manual":
             sizes = [data.x_train.shape[1], *cfg.hidden, data.n_classes]
+            # The workspace is built for exactly these sizes and dtype, and every
+            # batch is rows of these labels: one label check for the run stands
+            # for the per-step checks the workspace then skips.
+            check_labels(data.y_train, len(data.y_train), data.n_classes)
             steppers[name] = module.Workspace(sizes, cfg.activation, batch, cfg.dtype)
         else:
             steppers[name] = _PlainStepper(module, cfg.activation)
@@ -226,8 +231,11 @@ class _PlainStepper:
     def __init__(self, module, activation):
         self.module, self.activation = module, activation
 
-    def step(self, params, X, y, lr, flush=True):
-        """Update ``params`` in place by one SGD step; return the batch loss."""
+    def step(self, params, X, y, lr, flush=True, check=True):
+        """Update ``params`` in place by one SGD step; return the batch loss.
+
+        ``loss_and_grads`` validates its arguments itself, so ``check`` has no effect.
+        """
         loss, grads = self.module.loss_and_grads(params, X, y, activation=self.activation)
         for (W, b), (dW, db) in zip(params, grads):
             W -= lr * dW
@@ -291,7 +299,8 @@ def _sgd_step(stepper, name, params, X, y, cfg, lr, epoch, step):
     with _diverging_means(name, cfg, f"at epoch {epoch + 1}, step {step}"):
         # flush=False: a small-batch workspace may keep its first-layer update
         # pending; _train_epoch flushes before anything reads the parameters.
-        loss = float(stepper.step(params, X, y, lr, flush=False))
+        # check=False: _steppers checked the labels once for the whole run.
+        loss = float(stepper.step(params, X, y, lr, flush=False, check=False))
         if not np.isfinite(loss):
             raise FloatingPointError(f"the loss is {loss}")
     return loss

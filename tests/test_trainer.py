@@ -14,7 +14,7 @@ import pytest
 import autodiff
 import manual
 from compare.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from compare.errors import ConfigError, DivergenceError
+from compare.errors import ConfigError, DataError, DivergenceError
 from compare.evaluate import evaluate
 from compare.plot_curves import plot_run
 from compare.run_files import METRICS_NAME
@@ -369,3 +369,12 @@ def test_fast_path_trains_to_the_plain_paths_parameters(blobs, batch_size, activ
     f, p = fast.metrics["manual"][0], plain.metrics["manual"][0]
     assert f["test_acc"] == p["test_acc"]
     assert abs(f["train_loss"] - p["train_loss"]) < 1e-12
+
+
+def test_labels_outside_the_classes_are_refused_before_the_fast_path_trains(blobs):
+    """The workspace skips per-step checks in training, so the trainer checks labels once."""
+    bad = SimpleNamespace(**vars(blobs))
+    bad.y_train = blobs.y_train.copy()
+    bad.y_train[-1] = blobs.n_classes
+    with pytest.raises(DataError, match=r"labels must lie in \[0, "):
+        run_training(tiny(), twins=("manual",), data=bad)
