@@ -96,11 +96,11 @@ def _candidates(cfg, X, y, batch_size, torch_on):
     args = (X, y, list(cfg.sizes), cfg.activation, cfg.lr, cfg.seed)
     made = {}
     if "manual_plain" in cfg.twins:
-        made["manual_plain"] = make_twin_plain("manual", *args)
+        made["manual_plain"] = make_twin_plain("manual", *args, batch_size)
     if "manual_fast" in cfg.twins:
         made["manual_fast"] = make_manual_fast(*args, batch_size)
     if "autodiff" in cfg.twins:
-        made["autodiff"] = make_twin_plain("autodiff", *args)
+        made["autodiff"] = make_twin_plain("autodiff", *args, batch_size)
     if torch_on:
         made["torch_eager"] = make_torch_eager(*args)
     made["matmul_limit"] = make_matmul_limit(cfg.sizes, X.dtype, batch_size, cfg.seed)

@@ -38,25 +38,27 @@ def fresh_params(sizes, dtype, seed):
     return init_params(sizes, init="xavier", seed=seed, dtype=dtype)
 
 
-def make_twin_plain(twin, X, y, sizes, activation, lr, seed):
-    """A twin's step as the trainer takes it: gather, loss_and_grads, W -= lr dW.
+def make_twin_plain(twin, X, y, sizes, activation, lr, seed, batch_size):
+    """A twin's step as the trainer takes it: gather into a buffer, then the
+    trainer's own plain stepper (loss_and_grads, W -= lr dW).
 
     Args:
         twin: "manual" or "autodiff" (imported by name, like the trainer does).
         X, y: (N, n_0) data of the run's dtype and (N,) labels.
         sizes, activation, lr, seed: the network, its activation, the
             learning rate and the parameters' seed.
+        batch_size: the largest batch (rows of the gather buffer).
     """
-    module = importlib.import_module(twin)
+    from compare.trainer import PlainStepper
+
+    stepper = PlainStepper(importlib.import_module(twin), activation)
     params = fresh_params(sizes, X.dtype, seed)
+    gathered = np.empty((batch_size, X.shape[1]), X.dtype)
 
     def run(batches):
         for idx in batches:
-            loss, grads = module.loss_and_grads(params, X[idx], y[idx], activation=activation)
-            for (W, b), (dW, db) in zip(params, grads):
-                W -= lr * dW
-                b -= lr * db
-            float(loss)
+            xb = np.take(X, idx, axis=0, out=gathered[:len(idx)], mode="clip")
+            float(stepper.step(params, xb, y[idx], lr))
 
     return run
 

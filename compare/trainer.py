@@ -221,15 +221,16 @@ def _steppers(cfg, modules, data, fast):
             check_labels(data.y_train, len(data.y_train), data.n_classes)
             steppers[name] = module.Workspace(sizes, cfg.activation, batch, cfg.dtype)
         else:
-            steppers[name] = _PlainStepper(module, cfg.activation)
+            steppers[name] = PlainStepper(module, cfg.activation)
     return steppers
 
 
-class _PlainStepper:
+class PlainStepper:
     """SGD through a twin's ``loss_and_grads`` (looked up at every step)."""
 
     def __init__(self, module, activation):
         self.module, self.activation = module, activation
+        self.scaled = []        # lr * gradient, one buffer per parameter array
 
     def step(self, params, X, y, lr, flush=True, check=True):
         """Update ``params`` in place by one SGD step; return the batch loss.
@@ -237,9 +238,13 @@ class _PlainStepper:
         ``loss_and_grads`` validates its arguments itself, so ``check`` has no effect.
         """
         loss, grads = self.module.loss_and_grads(params, X, y, activation=self.activation)
-        for (W, b), (dW, db) in zip(params, grads):
-            W -= lr * dW
-            b -= lr * db
+        arrays = [a for pair in params for a in pair]
+        if [(a.shape, a.dtype) for a in self.scaled] != [(a.shape, a.dtype) for a in arrays]:
+            self.scaled = [np.empty_like(a) for a in arrays]
+        # lr * dW into a buffer kept across steps: a fresh weight-sized
+        # temporary every step is paged in anew each time (see manual.workspace)
+        for a, grad, scaled in zip(arrays, (g for pair in grads for g in pair), self.scaled):
+            a -= np.multiply(grad, lr, out=scaled)
         return loss
 
     def flush(self, params):
@@ -256,12 +261,14 @@ def _train_epoch(cfg, modules, steppers, params, data, epoch, progress):
     seconds = dict.fromkeys(modules, 0.0)
     running = dict.fromkeys(modules, 0.0)
     # One gather buffer for the whole epoch: X = x_train[idx] would allocate
-    # a fresh batch-sized array every step.
+    # a fresh batch-sized array every step. mode="clip" lets take write
+    # straight into it (mode="raise" copies through a temporary); the indices
+    # are a permutation of range(len(x_train)), so none is ever clipped.
     gathered = np.empty((len(batches[0]), data.x_train.shape[1]), data.x_train.dtype)
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
                file=sys.stderr, disable=not (progress and sys.stderr.isatty()))
     for step, idx in enumerate(bar, start=1):
-        X = np.take(data.x_train, idx, axis=0, out=gathered[:len(idx)])
+        X = np.take(data.x_train, idx, axis=0, out=gathered[:len(idx)], mode="clip")
         y = data.y_train[idx]
         for name in modules:
             start = time.perf_counter()
