@@ -14,6 +14,7 @@ covers ``samples`` samples at batch sizes > 1 and ``steps`` steps at batch 1
 scale factor is in the results.
 """
 
+import importlib.metadata
 import os
 import platform
 import resource
@@ -29,6 +30,7 @@ from compare.bench_candidates import (flops_per_sample, make_manual_fast, make_m
 from compare.bench_targets import evaluate_targets
 from compare.blas_info import blas_info, blas_threads, set_blas_threads
 from compare.bench_torch import make_torch_eager, torch_available, torch_info
+from compare import malloc
 from compare.errors import ConfigError
 
 EPOCH_SAMPLES = 60_000
@@ -83,7 +85,7 @@ def peak_rss_mb():
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def _data(n, n_features, n_classes, dtype, seed):
+def synthetic_data(n, n_features, n_classes, dtype, seed):
     """Synthetic (n, n_features) pixels in [0, 1) and (n,) labels (see DATA_NOTE)."""
     rng = np.random.default_rng([seed, 0xBE7C])
     X = rng.random((n, n_features), dtype=np.dtype(dtype).type)
@@ -140,11 +142,11 @@ def run_bench(cfg, progress=None):
     threads = blas_threads()
     torch_on = cfg.torch and torch_available()
     torch_desc = torch_info(threads) if torch_on else None
-    machine = _machine(threads, torch_desc, cfg.torch)
+    machine = machine_info(threads, torch_desc, cfg.torch)
 
     setups = []
     for dtype in cfg.dtypes:
-        X, y = _data(cfg.samples, cfg.sizes[0], cfg.sizes[-1], dtype, cfg.seed)
+        X, y = synthetic_data(cfg.samples, cfg.sizes[0], cfg.sizes[-1], dtype, cfg.seed)
         for batch_size in cfg.batch_sizes:
             say(f"preparing batch {batch_size}, {dtype}")
             runs = _candidates(cfg, X, y, batch_size, torch_on)
@@ -251,13 +253,22 @@ def _cpu_model():
     return platform.processor() or None
 
 
-def _machine(threads, torch_desc, torch_wanted):
-    import autograd
+def _version(distribution):
+    """Installed version of a distribution, or None (autograd has no __version__)."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info(threads, torch_desc, torch_wanted):
+    """What the timings ran on: CPU, versions, BLAS and its threads, malloc, PyTorch, load."""
     return {
         "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
         "python": platform.python_version(), "numpy": np.__version__,
-        "autograd": getattr(autograd, "__version__", None),
+        "autograd": _version("autograd"),
         "blas": blas_info(), "numpy_blas_threads": threads,
+        "malloc": dict(malloc.state),
         "torch": torch_desc,
         "torch_note": None if torch_desc else (
             "PyTorch not installed (optional extra 'bench')" if torch_wanted else

@@ -24,9 +24,20 @@ def _machine_lines(results):
         f"data: {results['data']}",
         f"machine: {m['cpu']}, {m['cpu_count']} CPUs; Python {m['python']}, numpy {m['numpy']} "
         f"on {blas_text}; {torch}",
+        f"malloc: {_malloc_text(m.get('malloc'))}",
         f"load average (1/5/15 min): before {load(m['load_average_before'])}, "
         f"after {load(m['load_average_after'])}",
     ] + _busy_warning(m)
+
+
+def _malloc_text(malloc):
+    """One phrase on compare.malloc's tuning, as the results recorded it."""
+    if not malloc:
+        return "not recorded"
+    if malloc["tuned"]:
+        return (f"glibc thresholds fixed (mmap {malloc['mmap_threshold'] >> 20} MiB, "
+                f"trim {malloc['trim_threshold'] >> 20} MiB; see compare/malloc.py)")
+    return f"left as it is ({malloc['why']})"
 
 
 def _busy_warning(m):

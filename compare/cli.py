@@ -11,6 +11,7 @@ import os
 import sys
 
 from compare.errors import TwinpropError
+from compare.malloc import tune_malloc
 
 # One line per subcommand module; a new subcommand adds its module here.
 COMMAND_MODULES = [
@@ -71,6 +72,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        tune_malloc()       # before the data and the twins allocate (see compare.malloc)
         status = args.func(args)
     except TwinpropError as err:
         print(f"twinprop: error: {err}", file=sys.stderr)
