@@ -5,9 +5,12 @@ import json
 import sys
 
 from compare.atomic import write_json
-from compare.bench import EPOCH_SAMPLES, BenchConfig, run_bench
+from compare.bench import EPOCH_SAMPLES, BenchConfig, machine_info, run_bench
+from compare.bench_autograd import ProfileConfig, format_profile, profile_autodiff
 from compare.bench_report import format_table
+from compare.blas_info import blas_threads, set_blas_threads
 from compare.cli import positive_int
+from compare.errors import ConfigError
 
 
 def add_parser(subparsers):
@@ -32,6 +35,10 @@ def add_parser(subparsers):
                              "(default: as many as numpy's BLAS uses now)")
     parser.add_argument("--no-torch", action="store_true",
                         help="leave PyTorch out even when it is installed")
+    parser.add_argument("--profile-autodiff", action="store_true",
+                        help="instead: split one batch-250 step of the autodiff twin into "
+                             "its forward pass, each of autograd's derivative rules, and "
+                             "tracing, beside the manual twin's fast path")
     # Hidden: shrink the run (tests), and pick configurations.
     parser.add_argument("--samples", type=positive_int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=positive_int, default=None, help=argparse.SUPPRESS)
@@ -57,6 +64,8 @@ def config_from_args(args):
 
 def run(args):
     """Run the bench; print the table (or JSON) and write --out."""
+    if args.profile_autodiff:
+        return run_profile(args)
     cfg = config_from_args(args)
     print(f"twinprop bench: {len(cfg.batch_sizes) * len(cfg.dtypes)} configurations x "
           f"{cfg.repeats} repeats, epochs of {EPOCH_SAMPLES:,} samples"
@@ -69,6 +78,31 @@ def run(args):
         sys.stdout.write(json.dumps(results, indent=2) + "\n")
     else:
         sys.stdout.write(format_table(results))
+        if args.out:
+            print(f"results written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def run_profile(args):
+    """``--profile-autodiff``: profile the autodiff step for each dtype asked for."""
+    if args.threads is not None and not set_blas_threads(args.threads):
+        raise ConfigError(f"could not set numpy's BLAS to {args.threads} threads (not "
+                          "OpenBLAS?); leave out --threads or set OPENBLAS_NUM_THREADS")
+    changes = {"repeats": args.repeats or (3 if args.quick else 5),
+               "steps": args.steps or (15 if args.quick else 40)}
+    configs = [ProfileConfig(batch_size=batch, dtype=dtype, **changes)
+               for batch in (args.batch_sizes or (250,))
+               for dtype in (args.dtypes or ("float64", "float32"))]
+    say = lambda message: print(f"  {message}", file=sys.stderr, flush=True)
+    profiles = [profile_autodiff(cfg, say) for cfg in configs]
+    results = {"schema": 1, "command": "twinprop bench --profile-autodiff",
+               "machine": machine_info(blas_threads(), None, False), "profiles": profiles}
+    if args.out:
+        write_json(args.out, results)
+    if args.json:
+        sys.stdout.write(json.dumps(results, indent=2) + "\n")
+    else:
+        sys.stdout.write("\n".join(format_profile(p) for p in profiles))
         if args.out:
             print(f"results written to {args.out}", file=sys.stderr)
     return 0

@@ -1,0 +1,222 @@
+"""Where the autodiff twin's training step spends its time, rule by rule.
+
+``twinprop bench --profile-autodiff`` splits one step of the autodiff twin
+(``autodiff.loss_and_grads``) into
+
+* its forward pass, run on plain arrays (untraced: what the arithmetic of the
+  forward pass costs by itself);
+* autograd's derivative rules (the VJP of each primitive the step applies),
+  each timed where autograd calls it;
+* the rest: tracing the forward pass, autograd's bookkeeping (of which
+  adding up the gradients of a value used twice is timed on its own) and
+  the SGD update W -= lr dW.
+
+and sets it beside the manual twin's fast path (``manual.Workspace``). The
+*floor*, forward pass plus rules, is what an autodiff step would cost if
+tracing and bookkeeping were free; its ratio to the manual step says how
+close autograd's own derivative rules can come without a hand-written one.
+
+The rules are timed by wrapping every entry of ``autograd.core.primitive_vjps``
+and ``autograd.core.add_outgrads`` for the instrumented runs only, and put back
+afterwards; plain and instrumented runs alternate, and the step and forward
+times come from the plain ones.
+"""
+
+import time
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from compare.bench_candidates import fresh_params
+from compare.bench import synthetic_data
+from compare.errors import ConfigError
+
+# The speed issue's bound on autodiff / manual fast path at batch 250.
+TARGET_RATIO = 1.3
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """One profiled network: ``steps`` SGD steps per timed run, ``repeats`` runs."""
+
+    sizes: tuple = (784, 100, 10)
+    activation: str = "tanh"
+    batch_size: int = 250
+    dtype: str = "float64"
+    steps: int = 40
+    repeats: int = 5
+    lr: float = 0.01
+    seed: int = 0
+
+
+def _autograd_core():
+    """autograd.core, checked for the two hooks the profile wraps."""
+    import autograd.core as core
+
+    if not (isinstance(getattr(core, "primitive_vjps", None), dict)
+            and callable(getattr(core, "add_outgrads", None))):
+        raise ConfigError("this autograd has no core.primitive_vjps / core.add_outgrads to "
+                          "time; the profile needs autograd 1.6 to 1.9 (pip install "
+                          "'autograd>=1.6,<2')")
+    return core
+
+
+@contextmanager
+def timed_rules(seconds, calls):
+    """Time every VJP autograd evaluates, and every gradient accumulation, while open.
+
+    Args:
+        seconds: defaultdict(float), primitive name -> total seconds (added to).
+        calls: Counter, primitive name -> number of rule evaluations (added to).
+            Accumulation is counted under ``ACCUMULATE``.
+    """
+    core = _autograd_core()
+    makers, add_outgrads = dict(core.primitive_vjps), core.add_outgrads
+
+    def wrap(name, maker):
+        def make(argnums, ans, args, kwargs):
+            vjp = maker(argnums, ans, args, kwargs)
+
+            def timed(g):
+                start = time.perf_counter()
+                grads = tuple(vjp(g))       # some rules return generators: run them here
+                seconds[name] += time.perf_counter() - start
+                calls[name] += 1
+                return grads
+            return timed
+        return make
+
+    def timed_add(prev, g):
+        start = time.perf_counter()
+        out = add_outgrads(prev, g)
+        seconds[ACCUMULATE] += time.perf_counter() - start
+        calls[ACCUMULATE] += 1
+        return out
+
+    try:
+        for fun, maker in makers.items():
+            core.primitive_vjps[fun] = wrap(getattr(fun, "__name__", repr(fun)), maker)
+        core.add_outgrads = timed_add
+        yield
+    finally:
+        core.primitive_vjps.clear()
+        core.primitive_vjps.update(makers)
+        core.add_outgrads = add_outgrads
+
+
+ACCUMULATE = "(accumulating gradients)"
+
+
+def profile_autodiff(cfg, say=None):
+    """Profile one configuration; return a JSON-ready dict (times in ms per step).
+
+    Args:
+        cfg: ProfileConfig.
+        say: optional callable(str) for progress lines.
+    Returns:
+        dict: ``config``; ``manual_fast_ms``, ``autodiff_ms``, ``forward_ms``
+        (medians over repeats); ``rules`` (name, calls per step, ms per step;
+        largest first), ``rules_ms``, ``accumulate_ms``, ``floor_ms``,
+        ``tracing_and_bookkeeping_ms``; ``ratios`` to the manual fast path;
+        ``target``.
+    """
+    import autodiff
+    from autodiff.network import _activation, _flat, _mean_cross_entropy
+    from compare.trainer import PlainStepper
+    from manual.workspace import Workspace
+
+    say = say or (lambda message: None)
+    sizes = list(cfg.sizes)
+    X, y = synthetic_data(cfg.batch_size * cfg.steps, sizes[0], sizes[-1], cfg.dtype, cfg.seed)
+    batches = np.arange(len(y)).reshape(cfg.steps, cfg.batch_size)
+    g = _activation(cfg.activation)
+    ws = Workspace(sizes, cfg.activation, cfg.batch_size, cfg.dtype)
+    manual_params = fresh_params(sizes, cfg.dtype, cfg.seed)
+    auto_params = fresh_params(sizes, cfg.dtype, cfg.seed)
+
+    def manual_run():
+        for idx in batches:
+            ws.step(manual_params, X[idx], y[idx], cfg.lr, check=False)
+
+    stepper = PlainStepper(autodiff, cfg.activation)     # as the trainer steps it
+
+    def autodiff_run():
+        for idx in batches:
+            stepper.step(auto_params, X[idx], y[idx], cfg.lr)
+
+    def forward_run():
+        for idx in batches:
+            _mean_cross_entropy(*_flat(auto_params), X[idx], y[idx], g)
+
+    runs = {"manual_fast": manual_run, "autodiff": autodiff_run, "forward": forward_run}
+    times = {name: [] for name in runs}
+    seconds, calls = defaultdict(float), Counter()
+    for run in runs.values():
+        run()                                            # warm-up: buffers, caches
+    for repeat in range(cfg.repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - start) / cfg.steps * 1e3)
+        with timed_rules(seconds, calls):
+            autodiff_run()
+        say(f"{cfg.dtype}, batch {cfg.batch_size}: repeat {repeat + 1}/{cfg.repeats}")
+
+    per_step = cfg.repeats * cfg.steps
+    ms = {name: seconds[name] / per_step * 1e3 for name in seconds}
+    accumulate = ms.pop(ACCUMULATE, 0.0)
+    rules = sorted(({"primitive": name, "calls_per_step": calls[name] / per_step,
+                     "ms": value} for name, value in ms.items()), key=lambda r: -r["ms"])
+    medians = {name: float(np.median(values)) for name, values in times.items()}
+    rules_ms = sum(ms.values())
+    floor = medians["forward"] + rules_ms
+    manual = medians["manual_fast"]
+    return {
+        "config": asdict(cfg),
+        "manual_fast_ms": manual, "autodiff_ms": medians["autodiff"],
+        "forward_ms": medians["forward"], "times_ms": times,
+        "rules": rules, "rules_ms": rules_ms, "accumulate_ms": accumulate,
+        "floor_ms": floor,
+        "tracing_and_bookkeeping_ms": medians["autodiff"] - floor,
+        "ratios": {"autodiff/manual_fast": medians["autodiff"] / manual,
+                   "floor/manual_fast": floor / manual},
+        "target": {"ratio": "autodiff/manual_fast", "bound": TARGET_RATIO,
+                   "met": medians["autodiff"] / manual <= TARGET_RATIO,
+                   "floor_within_bound": floor / manual <= TARGET_RATIO},
+    }
+
+
+def format_profile(profile):
+    """The readable lines of one profile (str, ending in a newline)."""
+    c = profile["config"]
+    manual = profile["manual_fast_ms"]
+    ratio = lambda v: f"{v / manual:5.2f}x"
+    sizes = "-".join(str(n) for n in c["sizes"])
+    lines = [
+        f"autodiff step, {sizes} {c['activation']}, batch {c['batch_size']}, {c['dtype']} "
+        f"(ms per step, median of {c['repeats']} runs of {c['steps']} steps)",
+        f"  manual twin, fast path              {manual:7.3f}  {ratio(manual)}",
+        f"  autodiff twin, whole step           {profile['autodiff_ms']:7.3f}  "
+        f"{ratio(profile['autodiff_ms'])}",
+        f"    forward pass, untraced            {profile['forward_ms']:7.3f}",
+        f"    autograd's derivative rules       {profile['rules_ms']:7.3f}",
+    ]
+    for rule in profile["rules"]:
+        lines.append(f"      {rule['primitive']:<20s} x{rule['calls_per_step']:<4g}"
+                     f"       {rule['ms']:7.3f}")
+    lines += [
+        f"    tracing and bookkeeping           {profile['tracing_and_bookkeeping_ms']:7.3f}"
+        f"  (of which accumulating gradients {profile['accumulate_ms']:.3f})",
+        f"  floor: forward + rules              {profile['floor_ms']:7.3f}  "
+        f"{ratio(profile['floor_ms'])}",
+    ]
+    t = profile["target"]
+    lines.append(
+        f"  target autodiff/manual_fast <= {t['bound']}: "
+        + ("met" if t["met"] else "missed")
+        + "; the floor alone is " + ("within" if t["floor_within_bound"] else "beyond")
+        + " it" + ("" if t["floor_within_bound"] else
+                   " (no change to tracing or bookkeeping can meet it)"))
+    return "\n".join(lines) + "\n"
