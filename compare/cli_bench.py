@@ -6,6 +6,7 @@ import sys
 
 from compare.atomic import write_json
 from compare.bench import EPOCH_SAMPLES, BenchConfig, machine_info, run_bench
+from compare.bench_markdown import load_results, markdown_tables
 from compare.bench_autograd import ProfileConfig, format_profile, profile_autodiff
 from compare.bench_report import format_table
 from compare.blas_info import blas_threads, set_blas_threads
@@ -35,6 +36,9 @@ def add_parser(subparsers):
                              "(default: as many as numpy's BLAS uses now)")
     parser.add_argument("--no-torch", action="store_true",
                         help="leave PyTorch out even when it is installed")
+    parser.add_argument("--markdown", nargs="+", default=None, metavar="RESULTS",
+                        help="instead: print Markdown tables from saved --out files "
+                             "(one value per file in each cell); times nothing")
     parser.add_argument("--profile-autodiff", action="store_true",
                         help="instead: split one batch-250 step of the autodiff twin into "
                              "its forward pass, each of autograd's derivative rules, and "
@@ -64,6 +68,9 @@ def config_from_args(args):
 
 def run(args):
     """Run the bench; print the table (or JSON) and write --out."""
+    if args.markdown:
+        sys.stdout.write(markdown_tables(load_results(args.markdown)))
+        return 0
     if args.profile_autodiff:
         return run_profile(args)
     cfg = config_from_args(args)

@@ -142,3 +142,26 @@ def test_table_warns_when_the_machine_was_busy_before_the_run(tiny_run):
     assert "machine was busy" not in format_table(results)
     results["machine"]["load_average_before"] = [3.5, 2.0, 1.0]
     assert "warning: the machine was busy (load 3.50" in format_table(results)
+
+
+def test_markdown_tables_are_redrawn_from_the_saved_results(tiny_run, capsys):
+    results, _, out = tiny_run
+    assert main(["bench", "--markdown", str(out), str(out)]) == 0
+    text = capsys.readouterr().out
+    threads = results["machine"]["numpy_blas_threads"]
+    assert f"each cell is {threads} BLAS thread" in text
+    for config in results["configs"]:
+        fast = f"{config['candidates']['manual_fast']['median']:.3g}"
+        row = next(line for line in text.splitlines()
+                   if line.startswith(f"| batch {config['batch_size']}, {config['dtype']} |"))
+        assert row.split(" | ")[1] == f"{fast} / {fast}"
+    for target in results["targets"]:
+        assert target["text"] in text
+
+
+def test_markdown_refuses_a_file_that_is_not_bench_results(tmp_path, capsys):
+    other = tmp_path / "profile.json"
+    other.write_text(json.dumps({"command": "twinprop bench --profile-autodiff"}))
+    assert main(["bench", "--markdown", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not the results of 'twinprop bench'" in err
