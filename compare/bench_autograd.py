@@ -173,13 +173,19 @@ def profile_autodiff(cfg, say=None):
     rules_ms = sum(ms.values())
     floor = medians["forward"] + rules_ms
     manual = medians["manual_fast"]
+    nodes = sum(rule["calls_per_step"] for rule in rules)   # one rule call per traced node
+    overhead = medians["autodiff"] - floor
     return {
         "config": asdict(cfg),
         "manual_fast_ms": manual, "autodiff_ms": medians["autodiff"],
         "forward_ms": medians["forward"], "times_ms": times,
         "rules": rules, "rules_ms": rules_ms, "accumulate_ms": accumulate,
         "floor_ms": floor,
-        "tracing_and_bookkeeping_ms": medians["autodiff"] - floor,
+        "tracing_and_bookkeeping_ms": overhead,
+        "nodes_per_step": nodes,
+        "overhead_per_node_us": overhead / nodes * 1e3 if nodes else None,
+        # what tracing and bookkeeping may cost at most for the step to meet the bound
+        "overhead_allowed_ms": TARGET_RATIO * manual - floor,
         "ratios": {"autodiff/manual_fast": medians["autodiff"] / manual,
                    "floor/manual_fast": floor / manual},
         "target": {"ratio": "autodiff/manual_fast", "bound": TARGET_RATIO,
@@ -206,17 +212,23 @@ def format_profile(profile):
     for rule in profile["rules"]:
         lines.append(f"      {rule['primitive']:<20s} x{rule['calls_per_step']:<4g}"
                      f"       {rule['ms']:7.3f}")
+    per_node = profile["overhead_per_node_us"]
     lines += [
         f"    tracing and bookkeeping           {profile['tracing_and_bookkeeping_ms']:7.3f}"
-        f"  (of which accumulating gradients {profile['accumulate_ms']:.3f})",
+        f"  ({profile['nodes_per_step']:g} nodes"
+        + (f", {per_node:.0f} us each" if per_node is not None else "")
+        + f"; accumulating gradients {profile['accumulate_ms']:.3f})",
         f"  floor: forward + rules              {profile['floor_ms']:7.3f}  "
         f"{ratio(profile['floor_ms'])}",
     ]
     t = profile["target"]
-    lines.append(
-        f"  target autodiff/manual_fast <= {t['bound']}: "
-        + ("met" if t["met"] else "missed")
-        + "; the floor alone is " + ("within" if t["floor_within_bound"] else "beyond")
-        + " it" + ("" if t["floor_within_bound"] else
-                   " (no change to tracing or bookkeeping can meet it)"))
+    verdict = f"  target autodiff/manual_fast <= {t['bound']}: " + ("met" if t["met"] else "missed")
+    if not t["floor_within_bound"]:
+        verdict += "; the floor alone is beyond it (no change to tracing can meet it)"
+    elif not t["met"]:
+        allowed = profile["overhead_allowed_ms"]
+        verdict += (f"; it would take tracing and bookkeeping at {allowed:.3f} ms"
+                    + (f" ({allowed / profile['nodes_per_step'] * 1e3:.0f} us a node)"
+                       if profile["nodes_per_step"] else ""))
+    lines.append(verdict)
     return "\n".join(lines) + "\n"

@@ -43,6 +43,10 @@ def test_derived_numbers_come_from_the_measured_ones(profile):
     manual = profile["manual_fast_ms"]
     assert profile["ratios"]["floor/manual_fast"] == pytest.approx(profile["floor_ms"] / manual)
     assert profile["target"]["met"] == (profile["autodiff_ms"] / manual <= 1.3)
+    assert profile["nodes_per_step"] == sum(r["calls_per_step"] for r in profile["rules"])
+    assert profile["overhead_per_node_us"] == pytest.approx(
+        profile["tracing_and_bookkeeping_ms"] / profile["nodes_per_step"] * 1e3)
+    assert profile["overhead_allowed_ms"] == pytest.approx(1.3 * manual - profile["floor_ms"])
     assert profile["manual_fast_ms"] == pytest.approx(np.median(profile["times_ms"]["manual_fast"]))
 
 
