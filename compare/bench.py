@@ -14,9 +14,7 @@ covers ``samples`` samples at batch sizes > 1 and ``steps`` steps at batch 1
 scale factor is in the results.
 """
 
-import importlib.metadata
 import os
-import platform
 import resource
 import sys
 import time
@@ -28,9 +26,9 @@ from compare.batches import batch_indices
 from compare.bench_candidates import (flops_per_sample, make_manual_fast, make_matmul_limit,
                                       make_twin_plain)
 from compare.bench_targets import evaluate_targets
-from compare.blas_info import blas_info, blas_threads, set_blas_threads
+from compare.bench_machine import OtherWork, load_average, machine_info
+from compare.blas_info import blas_threads, set_blas_threads
 from compare.bench_torch import make_torch_eager, torch_available, torch_info
-from compare import malloc
 from compare.errors import ConfigError
 
 EPOCH_SAMPLES = 60_000
@@ -160,6 +158,7 @@ def run_bench(cfg, progress=None):
                            "rss_delta": {name: [] for name in runs}})
 
     started = time.time()
+    others = OtherWork()
     for repeat in range(cfg.repeats):
         for setup in setups:
             batches, scale = _timed_batches(cfg, cfg.samples, setup["batch_size"], repeat)
@@ -177,7 +176,8 @@ def run_bench(cfg, progress=None):
                 setup["rss_delta"][name].append(None if after is None else after - before)
         say(f"repeat {repeat + 1}/{cfg.repeats} done ({time.time() - started:.0f} s)")
 
-    machine["load_average_after"] = _load()
+    machine["load_average_after"] = load_average()
+    machine.update(others.stop())
     configs = [_summarise(cfg, setup) for setup in setups]
     memory = {"peak_rss_mb": peak_rss_mb(),
               "note": "rss_delta_mb: resident memory after minus before each timed run; "
@@ -233,48 +233,6 @@ def _ratios(candidates):
              ("torch_eager", "manual_fast"), ("manual_plain", "torch_eager")]
     return {f"{a}/{b}": candidates[a]["median"] / candidates[b]["median"]
             for a, b in pairs if a in candidates and b in candidates}
-
-
-def _load():
-    try:
-        return list(os.getloadavg())
-    except OSError:
-        return None
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
-
-
-def _version(distribution):
-    """Installed version of a distribution, or None (autograd has no __version__)."""
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def machine_info(threads, torch_desc, torch_wanted):
-    """What the timings ran on: CPU, versions, BLAS and its threads, malloc, PyTorch, load."""
-    return {
-        "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
-        "python": platform.python_version(), "numpy": np.__version__,
-        "autograd": _version("autograd"),
-        "blas": blas_info(), "numpy_blas_threads": threads,
-        "malloc": dict(malloc.state),
-        "torch": torch_desc,
-        "torch_note": None if torch_desc else (
-            "PyTorch not installed (optional extra 'bench')" if torch_wanted else
-            "PyTorch left out (--no-torch)"),
-        "load_average_before": _load(),
-    }
 
 
 def _config_dict(cfg):

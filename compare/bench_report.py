@@ -1,8 +1,12 @@
 """The readable table ``twinprop bench`` prints, built from the results dict."""
 
 ORDER = ("manual_fast", "manual_plain", "autodiff", "torch_eager")
-# A 1-minute load average from this much on means other work shared the CPUs.
+# A 1-minute load average from this much on means other work shared the CPUs
+# (used only where the CPUs' own counters are missing).
 BUSY_LOAD = 1.0
+# Other processes (or the hypervisor) using this many CPUs on average during
+# the timed runs make the times noisy.
+BUSY_OTHER = 0.2
 
 
 def _machine_lines(results):
@@ -25,9 +29,17 @@ def _machine_lines(results):
         f"machine: {m['cpu']}, {m['cpu_count']} CPUs; Python {m['python']}, numpy {m['numpy']} "
         f"on {blas_text}; {torch}",
         f"malloc: {_malloc_text(m.get('malloc'))}",
+        f"other work during the timed runs: {_other_text(m)}",
         f"load average (1/5/15 min): before {load(m['load_average_before'])}, "
         f"after {load(m['load_average_after'])}",
     ] + _busy_warning(m)
+
+
+def _other_text(m):
+    other, stolen = m.get("other_cpus_during_run"), m.get("stolen_cpus_during_run")
+    if other is None:
+        return "not measured (no /proc/stat)"
+    return f"{other:.2f} CPUs by other processes, {stolen or 0.0:.2f} stolen by the hypervisor"
 
 
 def _malloc_text(malloc):
@@ -42,11 +54,18 @@ def _malloc_text(malloc):
 
 def _busy_warning(m):
     """A line when other work was running: threaded BLAS then waits for busy cores."""
-    before = m["load_average_before"]
-    if not before or before[0] < BUSY_LOAD:
+    other, stolen = m.get("other_cpus_during_run"), m.get("stolen_cpus_during_run")
+    if other is None:       # no per-machine CPU counters: judge by the load before the run
+        before = m["load_average_before"]
+        if not before or before[0] < BUSY_LOAD:
+            return []
+        busy = f"the machine was busy (load {before[0]:.2f} on {m['cpu_count']} CPUs) before the run"
+    elif max(other, stolen or 0.0) < BUSY_OTHER:
         return []
-    return [f"warning: the machine was busy (load {before[0]:.2f} on {m['cpu_count']} CPUs) "
-            "before the run; times are noisy, and multithreaded BLAS suffers most "
+    else:
+        busy = (f"other work took {other:.2f} of {m['cpu_count']} CPUs during the timed runs "
+                f"(and the hypervisor stole {stolen or 0.0:.2f})")
+    return [f"warning: {busy}; times are noisy, and multithreaded BLAS suffers most "
             "(rerun when idle, or compare with --threads 1)"]
 
 

@@ -5,7 +5,8 @@ import json
 import sys
 
 from compare.atomic import write_json
-from compare.bench import EPOCH_SAMPLES, BenchConfig, machine_info, run_bench
+from compare.bench import EPOCH_SAMPLES, BenchConfig, run_bench
+from compare.bench_machine import OtherWork, machine_info
 from compare.bench_markdown import load_results, markdown_tables
 from compare.bench_autograd import ProfileConfig, format_profile, profile_autodiff
 from compare.bench_report import format_table
@@ -101,9 +102,12 @@ def run_profile(args):
                for batch in (args.batch_sizes or (250,))
                for dtype in (args.dtypes or ("float64", "float32"))]
     say = lambda message: print(f"  {message}", file=sys.stderr, flush=True)
+    machine = machine_info(blas_threads(), None, False)
+    others = OtherWork()
     profiles = [profile_autodiff(cfg, say) for cfg in configs]
+    machine.update(others.stop())
     results = {"schema": 1, "command": "twinprop bench --profile-autodiff",
-               "machine": machine_info(blas_threads(), None, False), "profiles": profiles}
+               "machine": machine, "profiles": profiles}
     if args.out:
         write_json(args.out, results)
     if args.json:

@@ -2,6 +2,7 @@
 ratio and target is computed from the timings (no assertion on the times)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -134,14 +135,48 @@ def test_too_few_samples_for_the_batch_is_a_one_line_error(capsys):
     assert err[-1].startswith("twinprop: error: --samples 100") and "Traceback" not in err[-1]
 
 
-def test_table_warns_when_the_machine_was_busy_before_the_run(tiny_run):
+def test_table_warns_when_other_work_shared_the_cpus(tiny_run):
     import copy
 
     results = copy.deepcopy(tiny_run[0])
-    results["machine"]["load_average_before"] = [0.2, 0.3, 0.4]
-    assert "machine was busy" not in format_table(results)
-    results["machine"]["load_average_before"] = [3.5, 2.0, 1.0]
+    m = results["machine"]
+    m["load_average_before"] = [3.5, 2.0, 1.0]      # the last minute's work, not this run's
+    m["other_cpus_during_run"], m["stolen_cpus_during_run"] = 0.05, 0.0
+    assert "warning" not in format_table(results)
+    m["other_cpus_during_run"] = 0.8
+    assert f"warning: other work took 0.80 of {m['cpu_count']} CPUs" in format_table(results)
+    m["other_cpus_during_run"], m["stolen_cpus_during_run"] = 0.0, 0.5
+    assert "the hypervisor stole 0.50" in format_table(results)
+    # without the CPUs' counters, the load average before the run decides
+    m["other_cpus_during_run"] = m["stolen_cpus_during_run"] = None
     assert "warning: the machine was busy (load 3.50" in format_table(results)
+    m["load_average_before"] = [0.2, 0.3, 0.4]
+    assert "warning" not in format_table(results)
+
+
+def test_other_work_is_the_machine_s_busy_time_less_this_process_s(monkeypatch):
+    from compare import bench_machine
+
+    clock = {"wall": 100.0, "own": 5.0, "machine": (1000.0, 20.0)}
+    monkeypatch.setattr(bench_machine.time, "perf_counter", lambda: clock["wall"])
+    monkeypatch.setattr(bench_machine.time, "process_time", lambda: clock["own"])
+    monkeypatch.setattr(bench_machine, "_machine_cpu_seconds", lambda: clock["machine"])
+    others = bench_machine.OtherWork()
+    # 2 s of wall time: this process used 3 CPU-s, the machine 3.8, 0.5 stolen
+    clock.update(wall=102.0, own=8.0, machine=(1003.8, 20.5))
+    assert others.stop() == pytest.approx({"other_cpus_during_run": 0.4,
+                                           "stolen_cpus_during_run": 0.25})
+    monkeypatch.setattr(bench_machine, "_machine_cpu_seconds", lambda: None)
+    assert bench_machine.OtherWork().stop() == {"other_cpus_during_run": None,
+                                                "stolen_cpus_during_run": None}
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="needs the kernel's CPU counters")
+def test_the_kernel_s_counters_are_read():
+    from compare.bench_machine import _machine_cpu_seconds
+
+    busy, stolen = _machine_cpu_seconds()
+    assert busy > 0 and stolen >= 0
 
 
 def test_markdown_tables_are_redrawn_from_the_saved_results(tiny_run, capsys):
