@@ -47,6 +47,10 @@ def test_derived_numbers_come_from_the_measured_ones(profile):
     assert profile["overhead_per_node_us"] == pytest.approx(
         profile["tracing_and_bookkeeping_ms"] / profile["nodes_per_step"] * 1e3)
     assert profile["overhead_allowed_ms"] == pytest.approx(1.3 * manual - profile["floor_ms"])
+    assert profile["bare_tracing_per_node_us"] > 0
+    assert profile["lowest_ms"] == pytest.approx(
+        profile["floor_ms"] + profile["nodes_per_step"] * profile["bare_tracing_per_node_us"] / 1e3)
+    assert profile["target"]["lowest_within_bound"] == (profile["lowest_ms"] / manual <= 1.3)
     assert profile["manual_fast_ms"] == pytest.approx(np.median(profile["times_ms"]["manual_fast"]))
 
 
