@@ -16,7 +16,7 @@ def add_parser(subparsers):
                     "lockstep (finished runs are cached in OUT/runs and reused), draw the "
                     "figures with their data beside them, set each of the paper's claims "
                     "against the measurements, and write OUT/<scale>/report.md and a "
-                    "self-contained report.html. The full reproduction takes about an hour "
+                    "self-contained report.html. The full reproduction takes about 20 minutes "
                     "on 2 cores; --quick takes a few minutes.")
     parser.add_argument("--figure", action="append", choices=[*F.FIGURE_NUMBERS, "all"],
                         help="figure to reproduce (repeatable; default all). Figures not "
