@@ -6,9 +6,9 @@ import sys
 
 from compare.atomic import write_json
 from compare.bench import EPOCH_SAMPLES, BenchConfig, run_bench
+from compare.bench_autograd import ProfileConfig, format_profile, profile_autodiff
 from compare.bench_machine import OtherWork, machine_info
 from compare.bench_markdown import load_results, markdown_tables
-from compare.bench_autograd import ProfileConfig, format_profile, profile_autodiff
 from compare.bench_report import format_table
 from compare.blas_info import blas_threads, set_blas_threads
 from compare.cli import positive_int
