@@ -27,7 +27,7 @@ from compare.bench_candidates import (flops_per_sample, make_manual_fast, make_m
                                       make_twin_plain)
 from compare.bench_targets import evaluate_targets
 from compare.bench_machine import OtherWork, load_average, machine_info
-from compare.blas_info import blas_threads, set_blas_threads
+from compare.blas_info import blas_threads, require_blas_threads
 from compare.bench_torch import make_torch_eager, torch_available, torch_info
 from compare.errors import ConfigError
 
@@ -134,9 +134,7 @@ def run_bench(cfg, progress=None):
     if cfg.samples < max(cfg.batch_sizes):
         raise ConfigError(f"--samples {cfg.samples} is below the batch size "
                           f"{max(cfg.batch_sizes)}; give at least that many")
-    if cfg.threads is not None and not set_blas_threads(cfg.threads):
-        raise ConfigError(f"could not set numpy's BLAS to {cfg.threads} threads (not "
-                          "OpenBLAS?); leave out --threads or set OPENBLAS_NUM_THREADS")
+    require_blas_threads(cfg.threads)
     threads = blas_threads()
     torch_on = cfg.torch and torch_available()
     torch_desc = torch_info(threads) if torch_on else None

@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from compare.errors import ConfigError
+
 # Environment variables that change what OpenBLAS does (kernel choice, cache
 # sizes, threads); the bench reports whichever are set.
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
@@ -67,6 +69,17 @@ def set_blas_threads(n):
     function.restype = None
     function(ctypes.c_int(int(n)))
     return blas_threads() == int(n)
+
+
+def require_blas_threads(n):
+    """Set the BLAS threads asked for on the command line (None: leave them), or raise.
+
+    Raises:
+        ConfigError: the loaded BLAS could not be told (not OpenBLAS?).
+    """
+    if n is not None and not set_blas_threads(n):
+        raise ConfigError(f"could not set numpy's BLAS to {n} threads (not OpenBLAS?); "
+                          "leave out --threads or set OPENBLAS_NUM_THREADS")
 
 
 def blas_info():

@@ -10,9 +10,8 @@ from compare.bench_autograd import ProfileConfig, format_profile, profile_autodi
 from compare.bench_machine import OtherWork, machine_info
 from compare.bench_markdown import load_results, markdown_tables
 from compare.bench_report import format_table
-from compare.blas_info import blas_threads, set_blas_threads
+from compare.blas_info import blas_threads, require_blas_threads
 from compare.cli import positive_int
-from compare.errors import ConfigError
 
 
 def add_parser(subparsers):
@@ -93,9 +92,7 @@ def run(args):
 
 def run_profile(args):
     """``--profile-autodiff``: profile the autodiff step for each dtype asked for."""
-    if args.threads is not None and not set_blas_threads(args.threads):
-        raise ConfigError(f"could not set numpy's BLAS to {args.threads} threads (not "
-                          "OpenBLAS?); leave out --threads or set OPENBLAS_NUM_THREADS")
+    require_blas_threads(args.threads)
     changes = {"repeats": args.repeats or (3 if args.quick else 5),
                "steps": args.steps or (15 if args.quick else 40)}
     configs = [ProfileConfig(batch_size=batch, dtype=dtype, **changes)
