@@ -2,11 +2,13 @@
 
 ``twinprop bench --markdown A.json [B.json ...]`` redraws the tables without
 timing anything: each cell holds one value per results file, in the order
-given ("A / B"), and each file is labelled by its BLAS thread count.
+given ("A / B"), and each file is labelled by its BLAS thread count. A
+target's cell also gives the range of the ratio within single repeats.
 """
 
 import json
 
+from compare.bench_targets import per_repeat_range
 from compare.errors import ConfigError
 
 COLUMNS = (("manual_fast", "fast path"), ("manual_plain", "plain path"),
@@ -63,10 +65,18 @@ def markdown_tables(all_results):
     by_id = [{t["id"]: t for t in r["targets"]} for r in all_results]
     for first in all_results[0]["targets"]:
         cells = []
-        for targets in by_id:
+        for targets, configs in zip(by_id, by_key):
             t = targets.get(first["id"], {"met": None, "value": None})
             verdict = {True: "met", False: "missed", None: "not run"}[t["met"]]
-            cells.append(f"{t['value']:.2f} ({verdict})" if t["value"] is not None else verdict)
+            if t["value"] is None:
+                cells.append(verdict)
+                continue
+            # the spread within repeats, from the saved times (older files lack the field)
+            numerator, denominator = t["ratio"].split("/")
+            spread = per_repeat_range(configs[(t["batch_size"], t["dtype"])],
+                                      numerator, denominator)
+            cells.append(f"{t['value']:.2f} ({verdict}" + (
+                f"; {spread[0]:.2f}-{spread[1]:.2f} per repeat)" if spread else ")"))
         lines.append(f"| {first['text']} ({first['ratio']} {first['comparison']} "
                      f"{first['bound']}) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -106,6 +106,9 @@ def _target_lines(targets):
         else:
             mark = "met   " if t["met"] else "MISSED"
             value = f"{t['ratio']} = {t['value']:.2f} (need {t['comparison']} {t['bound']:g})"
+            if t.get("per_repeat_range"):
+                low, high = t["per_repeat_range"]
+                value += f"; per repeat {low:.2f}-{high:.2f}"
         lines.append(f"  [{mark}] {t['text']}: {value}")
     return lines
 

@@ -30,6 +30,28 @@ def median_of(config, name):
     return None if candidate is None else candidate["median"]
 
 
+def seconds_of(config, name):
+    """Candidate ``name``'s seconds in each repeat (list), or None."""
+    if name == "matmul_limit":
+        limit = config["matmul_limit"]
+        return limit["runs"][limit["how"]]["seconds"]
+    candidate = config["candidates"].get(name)
+    return None if candidate is None else candidate["seconds"]
+
+
+def per_repeat_range(config, numerator, denominator):
+    """[min, max] over repeats of the ratio of two candidates timed in the same repeat.
+
+    The two ran minutes apart at most, so the spread shows how far a verdict
+    from the medians could move on a machine whose speed drifts.
+    """
+    a, b = seconds_of(config, numerator), seconds_of(config, denominator)
+    if not a or not b:
+        return None
+    ratios = [x / y for x, y in zip(a, b)]
+    return [min(ratios), max(ratios)]
+
+
 def evaluate_targets(configs):
     """Check every target that this run's configurations allow.
 
@@ -37,7 +59,8 @@ def evaluate_targets(configs):
         configs: list of summarised configurations (see compare.bench).
     Returns:
         list of dicts: id, text, batch_size, dtype, ratio ("numerator/denominator"),
-        value (float or None), comparison, bound, met (bool or None).
+        value (float or None), comparison, bound, met (bool or None), and
+        per_repeat_range ([min, max] of the ratio within each repeat, or None).
     """
     by_key = {(c["batch_size"], c["dtype"]): c for c in configs}
     results = []
@@ -51,5 +74,7 @@ def evaluate_targets(configs):
             met = value <= bound if comparison == "<=" else value >= bound
         results.append({"id": tid, "text": text, "batch_size": batch, "dtype": dtype,
                         "ratio": f"{num}/{den}", "value": value, "comparison": comparison,
-                        "bound": bound, "met": met})
+                        "bound": bound, "met": met,
+                        "per_repeat_range": (per_repeat_range(config, num, den)
+                                             if value is not None else None)})
     return results

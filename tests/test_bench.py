@@ -94,6 +94,13 @@ def test_medians_ratios_and_targets_are_computed_from_the_timings(tiny_run):
             assert target["value"] is None and target["met"] is None
             continue
         assert target["value"] == pytest.approx(medians[key_a] / medians[key_b])
+        config = next(c for c in results["configs"] if (c["batch_size"], c["dtype"])
+                      == (target["batch_size"], target["dtype"]))
+        limit = config["matmul_limit"]
+        times = lambda name: (limit["runs"][limit["how"]]["seconds"] if name == "matmul_limit"
+                              else config["candidates"][name]["seconds"])
+        paired = [x / y for x, y in zip(times(a), times(b))]
+        assert target["per_repeat_range"] == pytest.approx([min(paired), max(paired)])
         holds = (target["value"] <= target["bound"] if target["comparison"] == "<="
                  else target["value"] >= target["bound"])
         assert target["met"] is holds
@@ -191,7 +198,10 @@ def test_markdown_tables_are_redrawn_from_the_saved_results(tiny_run, capsys):
                    if line.startswith(f"| batch {config['batch_size']}, {config['dtype']} |"))
         assert row.split(" | ")[1] == f"{fast} / {fast}"
     for target in results["targets"]:
-        assert target["text"] in text
+        row = next(line for line in text.splitlines() if line.startswith(f"| {target['text']}"))
+        if target["value"] is not None:
+            low, high = target["per_repeat_range"]
+            assert f"{target['value']:.2f} (" in row and f"; {low:.2f}-{high:.2f} per repeat)" in row
 
 
 def test_markdown_refuses_a_file_that_is_not_bench_results(tmp_path, capsys):
