@@ -166,8 +166,11 @@ def profile_autodiff(cfg, say=None):
     auto_params = fresh_params(sizes, cfg.dtype, cfg.seed)
 
     def manual_run():
+        # as sgd_epoch steps it: small batches keep the first layer's update
+        # pending across steps (manual.workspace), flushed once at the end
         for idx in batches:
-            ws.step(manual_params, X[idx], y[idx], cfg.lr, check=False)
+            ws.step(manual_params, X[idx], y[idx], cfg.lr, flush=False, check=False)
+        ws.flush(manual_params)
 
     stepper = PlainStepper(autodiff, cfg.activation)     # as the trainer steps it
 
