@@ -8,6 +8,6 @@ Same interface as ``manual`` (the twins never import each other)::
 """
 
 from autodiff.network import ACTIVATION_NAMES, ACTIVATIONS, forward, loss_and_grads
-from compare.init import INITS, init_params
+from compare.common.init import INITS, init_params
 
 __all__ = ["ACTIVATION_NAMES", "ACTIVATIONS", "INITS", "forward", "init_params", "loss_and_grads"]

@@ -18,8 +18,8 @@ import numpy as np
 from autograd import value_and_grad
 from autograd.extend import notrace_primitive
 
-from compare.errors import ConfigError
-from compare.validate import check_input, check_labels
+from compare.common.errors import ConfigError
+from compare.common.validate import check_input, check_labels
 
 
 def _sigmoid(x):

@@ -23,7 +23,7 @@ import ctypes
 import ctypes.util
 import os
 
-from compare.errors import ConfigError
+from compare.common.errors import ConfigError
 
 # mallopt parameters, from glibc's malloc.h
 M_TRIM_THRESHOLD = -1

@@ -11,7 +11,7 @@ the activation registry ``ACTIVATIONS``, and ``Workspace``: the same SGD step
 through preallocated buffers, which the trainer uses for speed.
 """
 
-from compare.init import INITS, init_params
+from compare.common.init import INITS, init_params
 from manual.activations import ACTIVATIONS, Activation, get_activation
 from manual.loss import SoftmaxCrossEntropy, log_softmax
 from manual.network import backward, forward, forward_cache, loss_and_grads

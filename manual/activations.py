@@ -22,7 +22,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from compare.errors import ConfigError
+from compare.common.errors import ConfigError
 
 LEAKY_SLOPE = 0.01
 

@@ -18,7 +18,7 @@ Dtype: X is cast to the parameters' dtype, and every array stays in it
 (float32 parameters give float32 logits and gradients).
 """
 
-from compare.validate import check_input, check_labels
+from compare.common.validate import check_input, check_labels
 from manual.activations import get_activation
 from manual.layers import (activation_backward, activation_forward,
                            affine_backward, affine_forward)

@@ -32,9 +32,9 @@ first B rows of every buffer), n_k = ``sizes[k]``, K = number of layers.
 
 import numpy as np
 
-from compare.errors import ConfigError
-from compare.init import check_dtype
-from compare.validate import check_labels
+from compare.common.errors import ConfigError
+from compare.common.init import check_dtype
+from compare.common.validate import check_labels
 from manual.inplace import get_inplace
 from manual.workspace_one import OneSample
 
@@ -265,7 +265,7 @@ def sgd_epoch(params, X, y, batches, lr, ws):
         params: list of K pairs (W, b) of ``ws.dtype``; updated in place.
         X: (N, n_0) training inputs of ``ws.dtype``.
         y: (N,) integer labels.
-        batches: list of index arrays (compare.batches.batch_indices), each
+        batches: list of index arrays (compare.data.batches.batch_indices), each
             of at most ``ws.batch_size`` indices into X.
         lr: learning rate.
         ws: a :class:`Workspace` for these parameters.
@@ -284,7 +284,7 @@ def sgd_epoch(params, X, y, batches, lr, ws):
     every = np.concatenate(batches) if len(batches) else np.zeros(0, np.int64)
     if every.size and (every.min() < 0 or every.max() >= n):
         raise ConfigError(f"batch indices outside [0, {n}); take them from "
-                          "compare.batches.batch_indices for these data")
+                          "compare.data.batches.batch_indices for these data")
     ws._check(params, X[:1], y[:1])
     losses = np.empty(len(batches))
     if ws.one is not None:

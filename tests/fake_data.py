@@ -14,9 +14,9 @@ import threading
 
 import numpy as np
 
-from compare import datasets
-from compare.datasets import DatasetSpec, FileSpec
-from compare.idx import encode_idx
+from compare.data import datasets
+from compare.data.datasets import DatasetSpec, FileSpec
+from compare.data.idx import encode_idx
 
 IMAGE_SHAPE = (4, 5)
 N_CLASSES = 3

@@ -7,11 +7,11 @@ import os
 import numpy as np
 import pytest
 
-from compare import bench
-from compare.bench import BenchConfig, run_bench
-from compare.bench_candidates import flops_per_sample
-from compare.bench_report import format_table
-from compare.cli import main
+from compare.bench import run as bench
+from compare.bench.run import BenchConfig, run_bench
+from compare.bench.candidates import flops_per_sample
+from compare.bench.report import format_table
+from compare.cli.app import main
 
 TINY = ["--quick", "--samples", "600", "--steps", "20", "--repeats", "2"]
 
@@ -162,7 +162,7 @@ def test_table_warns_when_other_work_shared_the_cpus(tiny_run):
 
 
 def test_other_work_is_the_machine_s_busy_time_less_this_process_s(monkeypatch):
-    from compare import bench_machine
+    from compare.bench import machine as bench_machine
 
     clock = {"wall": 100.0, "own": 5.0, "machine": (1000.0, 20.0)}
     monkeypatch.setattr(bench_machine.time, "perf_counter", lambda: clock["wall"])
@@ -180,7 +180,7 @@ def test_other_work_is_the_machine_s_busy_time_less_this_process_s(monkeypatch):
 
 @pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="needs the kernel's CPU counters")
 def test_the_kernel_s_counters_are_read():
-    from compare.bench_machine import _machine_cpu_seconds
+    from compare.bench.machine import _machine_cpu_seconds
 
     busy, stolen = _machine_cpu_seconds()
     assert busy > 0 and stolen >= 0

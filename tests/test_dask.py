@@ -4,11 +4,11 @@ import sys
 
 import pytest
 
-from compare.errors import ConfigError
+from compare.common.errors import ConfigError
 from compare.reproduce import figures as F
 from compare.reproduce import runner
 from compare.reproduce.cache import RunCache
-from compare.trainer import TrainConfig
+from compare.train.trainer import TrainConfig
 
 TWINS = ("manual", "autodiff")
 

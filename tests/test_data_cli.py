@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compare import cache, datasets
-from compare.cli import main
-from compare.data import load_dataset
-from compare.errors import ConfigError, DataError
-from compare.idx import encode_idx
+from compare.data import cache
+from compare.data import datasets
+from compare.cli.app import main
+from compare.data.load import load_dataset
+from compare.common.errors import ConfigError, DataError
+from compare.data.idx import encode_idx
 from fake_data import isolate, make_arrays, make_spec, refused_url, write_folder
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from autograd import elementwise_grad
 
-from compare import cli, derivatives
-from compare.derivatives_summary import summarize
+from compare.cli import app as cli
+from compare.derivatives import study as derivatives
+from compare.derivatives.summary import summarize
 from manual.activations import LEAKY_SLOPE
 
 SMOOTH = ("sigmoid", "tanh", "softplus")
@@ -115,7 +116,7 @@ def test_cli_writes_every_file_with_summary_numbers_from_the_data(tmp_path, caps
     out = tmp_path / "deriv"
     status, stdout, _ = _run(["derivatives", "--out", str(out)], capsys)
     assert status == 0
-    from compare.cli_derivatives import OUTPUT_FILES
+    from compare.cli.derivatives import OUTPUT_FILES
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
     for name in OUTPUT_FILES:
         assert f"wrote {out / name}" in stdout
@@ -145,7 +146,7 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path, capsys, monkeypatch):
 
     # With --force it overwrites. The figures are drawn by the test above;
     # stub them here to keep the suite fast.
-    from compare import plot_derivatives
+    from compare.derivatives import plots as plot_derivatives
     for fn in ("plot_derivatives", "plot_derivative_errors", "plot_vcurves", "plot_kink"):
         monkeypatch.setattr(plot_derivatives, fn, lambda data: b"\x89PNG stub")
     status, _, _ = _run(["derivatives", "--out", str(out), "--force"], capsys)

@@ -14,10 +14,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from compare import cache, fetch
-from compare.data import load_arrays, load_dataset
-from compare.datasets import RegistrySpec
-from compare.errors import DataError
+from compare.data import cache
+from compare.data import fetch
+from compare.data.load import load_arrays, load_dataset
+from compare.data.datasets import RegistrySpec
+from compare.common.errors import DataError
 from fake_data import LocalServer, gz_bytes, isolate, make_arrays, make_spec, refused_url
 
 

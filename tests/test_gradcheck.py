@@ -14,7 +14,7 @@ from compare.gradcheck import tolerance as T
 from compare.gradcheck.lossfn import build_cache
 from compare.gradcheck.report import FAIL, PASS, SKIP
 from compare.gradcheck.structured import all_changes
-from compare.init import init_params
+from compare.common.init import init_params
 
 ACTIVATIONS = tuple(manual.ACTIVATIONS)
 SMOOTH = tuple(a for a in ACTIVATIONS if manual.ACTIVATIONS[a].kink is None)

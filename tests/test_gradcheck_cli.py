@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import manual
-from compare.cli import main
+from compare.cli.app import main
 
 SMALL = ["--hidden", "4", "--batch", "3"]      # 784-4-10 on 3 real MNIST images
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from compare.errors import DataError
-from compare.idx import check_pair, decode_idx, encode_idx, read_idx, write_idx
+from compare.common.errors import DataError
+from compare.data.idx import check_pair, decode_idx, encode_idx, read_idx, write_idx
 
 shapes = hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=6)
 

@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from compare import malloc
-from compare.errors import ConfigError
+from compare.common.errors import ConfigError
 
 GLIBC = malloc._glibc_mallopt() is not None
 
@@ -37,7 +37,7 @@ FAULTS = textwrap.dedent("""
     from compare.malloc import tune_malloc
     print(tune_malloc()["tuned"])
     import autodiff
-    from compare.init import init_params
+    from compare.common.init import init_params
     rng = np.random.default_rng(0)
     X, y = rng.random((250, 784)), rng.integers(0, 10, 250)
     params = init_params([784, 100, 10], init="lecun", seed=0)

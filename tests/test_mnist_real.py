@@ -2,7 +2,7 @@
 
 Uses the real cache (fetched on the first run, reused afterwards). The
 expected numbers are typed here from LeCun's page and the checksum tables,
-independently of compare/datasets.py, so a typo there cannot hide.
+independently of compare/data/datasets.py, so a typo there cannot hide.
 """
 
 import hashlib
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compare import cache
-from compare.data import load_dataset
-from compare.datasets import FASHION_MNIST
+from compare.data import cache
+from compare.data.load import load_dataset
+from compare.data.datasets import FASHION_MNIST
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 import autodiff
 import manual
-from compare.init import INITS, init_params
+from compare.common.init import INITS, init_params
 from manual.layers import activation_backward, affine_backward
 
 EPS = np.finfo(np.float64).eps

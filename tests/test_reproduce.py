@@ -7,12 +7,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from compare.cli import main
+from compare.cli.app import main
 from compare.reproduce import figures as F
 from compare.reproduce import runner
 from compare.reproduce.cache import RunCache, load_params, run_key, save_params
 from compare.reproduce.mdhtml import to_html
-from compare.trainer import TrainConfig
+from compare.train.trainer import TrainConfig
 
 TWINS = ("manual", "autodiff")
 
@@ -112,7 +112,7 @@ def test_interrupted_sweep_resumes_with_the_missing_runs_only(tmp_path):
 
 
 def test_a_diverged_run_is_cached_as_diverged(tmp_path):
-    from compare.errors import DivergenceError
+    from compare.common.errors import DivergenceError
 
     def diverging(config, twins, data_dir):
         raise DivergenceError("the manual twin diverged")

@@ -1,6 +1,6 @@
 """``twinprop train`` / ``compare`` / ``plot``: run folders, exit statuses, one-line errors.
 
-Most tests swap compare.data.load_dataset for a small synthetic data set so
+Most tests swap compare.data.load.load_dataset for a small synthetic data set so
 they run in seconds; one trains briefly on a subset of the real MNIST.
 """
 
@@ -9,11 +9,11 @@ import json
 import numpy as np
 import pytest
 
-import compare.data
+import compare.data.load
 import autodiff
-from compare.cli import build_parser, main
-from compare.cli_train import _config_and_twins
-from compare.trainer import TrainConfig
+from compare.cli.app import build_parser, main
+from compare.cli.train import _config_and_twins
+from compare.train.trainer import TrainConfig
 from test_trainer import make_blobs, without_seconds
 
 TINY = ["--hidden", "6", "--batch-size", "16", "--epochs", "2", "--seed", "1"]
@@ -33,7 +33,7 @@ def run_cli(argv, capsys):
 def blobs(monkeypatch):
     """Make every CLI data load return the synthetic blobs (120 train, 40 test)."""
     data = make_blobs()
-    monkeypatch.setattr(compare.data, "load_dataset", lambda **kwargs: data)
+    monkeypatch.setattr(compare.data.load, "load_dataset", lambda **kwargs: data)
     return data
 
 
@@ -172,7 +172,7 @@ def test_options_left_out_give_the_papers_best_setting(tmp_path):
 
 
 def test_train_on_a_slice_of_real_mnist_learns(tmp_path, capsys):
-    compare.data.load_dataset("mnist", quiet=True)  # fetched into the cache if missing
+    compare.data.load.load_dataset("mnist", quiet=True)  # fetched into the cache if missing
     out = tmp_path / "mnist"
     code, _, _ = run_cli(["train", "--train-subset", "2000", "--test-subset", "500", "--batch-size", "50",
                           "--epochs", "2", "--out", str(out), "--quiet"], capsys)

@@ -13,13 +13,13 @@ import pytest
 
 import autodiff
 import manual
-from compare.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from compare.errors import ConfigError, DataError, DivergenceError
-from compare.evaluate import evaluate
-from compare.plot_curves import plot_run
-from compare.run_files import METRICS_NAME
-from compare.schedules import SCHEDULES, learning_rate
-from compare.trainer import TrainConfig, TrainingInterrupted, max_param_diff, run_training
+from compare.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from compare.common.errors import ConfigError, DataError, DivergenceError
+from compare.train.evaluate import evaluate
+from compare.train.curves import plot_run
+from compare.train.run_files import METRICS_NAME
+from compare.train.schedules import SCHEDULES, learning_rate
+from compare.train.trainer import TrainConfig, TrainingInterrupted, max_param_diff, run_training
 
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "lr"}
 
@@ -115,7 +115,7 @@ def test_resume_after_interruption_equals_uninterrupted_run(blobs, tmp_path, mon
 
 def test_ctrl_c_while_saving_an_epoch_still_leaves_that_epoch_saved(blobs, tmp_path,
                                                                     monkeypatch):
-    import compare.trainer as trainer
+    import compare.train.trainer as trainer
     real = trainer.save_checkpoint
     calls = {"n": 0}
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 import autodiff
 import manual
-from compare.errors import ConfigError, DataError
-from compare.init import INITS, init_params, init_std
+from compare.common.errors import ConfigError, DataError
+from compare.common.init import INITS, init_params, init_std
 from manual.loss import SoftmaxCrossEntropy
 
 ACTIVATION_NAMES = sorted(manual.ACTIVATIONS)

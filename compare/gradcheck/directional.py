@@ -13,7 +13,7 @@ reach one coordinate.
 
 import numpy as np
 
-from compare.errors import ConfigError
+from compare.common.errors import ConfigError
 from compare.gradcheck import finite_diff as fd
 from compare.gradcheck import kinks
 from compare.gradcheck import tolerance as T

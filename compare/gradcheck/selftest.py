@@ -25,7 +25,7 @@ from compare.gradcheck.full import check_grad_fn
 from compare.gradcheck.lossfn import log_softmax
 from compare.gradcheck.report import FAIL
 from compare.gradcheck.twins import flat_tensors, loss_and_grads, tensor_names
-from compare.init import init_params
+from compare.common.init import init_params
 
 SIZES = (8, 8, 8, 4)
 BATCH = 6

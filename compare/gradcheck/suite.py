@@ -1,7 +1,7 @@
 """Run the gradient-check suite: pick the data and network, run a mode for
 each activation, collect the rows and the timings.
 
-The CLI (``compare/cli_gradcheck.py``) is a thin layer over :func:`run_suite`
+The CLI (``compare/cli/gradcheck.py``) is a thin layer over :func:`run_suite`
 and :mod:`compare.gradcheck.render`.
 """
 
@@ -9,13 +9,13 @@ import time
 from dataclasses import dataclass, field
 
 import manual
-from compare.errors import ConfigError
+from compare.common.errors import ConfigError
 from compare.gradcheck import kinks
 from compare.gradcheck.complex_step import run_complex
 from compare.gradcheck.directional import DIRECTIONS, run_fast
 from compare.gradcheck.full import run_full
 from compare.gradcheck.sweep import run_sweep
-from compare.init import init_params
+from compare.common.init import init_params
 
 MODES = ("full", "fast", "sweep", "complex")
 N_CLASSES = 10
@@ -91,8 +91,8 @@ def load_batch(batch, seed, data_dir=None):
     Returns:
         (X (batch, 784) float64 in [0, 1], y (batch,) int64, source str).
     """
-    from compare.batches import batch_indices
-    from compare.data import load_dataset
+    from compare.data.batches import batch_indices
+    from compare.data.load import load_dataset
     ds = load_dataset("mnist", data_dir=data_dir, dtype="float64", quiet=True)
     n = len(ds.y_train)
     if batch > n:

@@ -27,8 +27,8 @@ METRICS_NAME = "metrics.json"
 # The code a run's numbers depend on. Its fingerprint is stored with each run
 # (not in the key: editing a comment should not throw away an hour of
 # training), and the report flags runs made by other code.
-CODE_MODULES = ("manual", "autodiff", "compare.trainer", "compare.train_config",
-                "compare.init", "compare.batches", "compare.schedules", "compare.evaluate")
+CODE_MODULES = ("manual", "autodiff", "compare.train.trainer", "compare.train.config",
+                "compare.common.init", "compare.data.batches", "compare.train.schedules", "compare.train.evaluate")
 
 
 @functools.lru_cache(maxsize=1)

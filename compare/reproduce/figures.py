@@ -162,12 +162,12 @@ class Run:
     figure: str
     label: str
     seed: int
-    config: object  # compare.trainer.TrainConfig
+    config: object  # compare.train.trainer.TrainConfig
 
 
 def make_config(settings, epochs, seed, scale):
     """The TrainConfig of PAPER_SETUP changed by ``settings``."""
-    from compare.trainer import TrainConfig  # the trainer pulls in both twins
+    from compare.train.trainer import TrainConfig  # the trainer pulls in both twins
     fields = dict(PAPER_SETUP, **settings)
     return TrainConfig(**fields, epochs=epochs, seed=seed,
                        train_subset=scale.train_subset, test_subset=scale.test_subset)

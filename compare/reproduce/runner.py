@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
-from compare.errors import ConfigError, DivergenceError
+from compare.common.errors import ConfigError, DivergenceError
 from compare.reproduce.cache import run_key
 from compare.reproduce.figures import estimate_seconds
 from compare.jsonable import to_jsonable
@@ -32,7 +32,7 @@ _DATASETS = {}  # per process: (name, data_dir, dtype) -> Dataset, loaded once
 
 def dataset(name="mnist", data_dir=None, dtype="float64", quiet=True):
     """The data set, loaded once per process (every run of a worker shares it)."""
-    from compare.data import load_dataset
+    from compare.data.load import load_dataset
     key = (name, None if data_dir is None else str(data_dir), dtype)
     if key not in _DATASETS:
         _DATASETS[key] = load_dataset(name=name, data_dir=data_dir, dtype=dtype, quiet=quiet)
@@ -40,12 +40,12 @@ def dataset(name="mnist", data_dir=None, dtype="float64", quiet=True):
 
 
 def train(config, twins, data_dir):
-    """The real run function: ``compare.trainer.run_training`` on the data set.
+    """The real run function: ``compare.train.trainer.run_training`` on the data set.
 
     Returns the trainer's result (``.metrics``, ``.params``); raises
     DivergenceError when the loss stops being finite.
     """
-    from compare import trainer  # looked up at call time, like the twins
+    from compare.train import trainer  # looked up at call time, like the twins
     data = dataset(config.dataset, data_dir, config.dtype)
     return trainer.run_training(config, twins=tuple(twins), data=data)
 

@@ -1,0 +1,278 @@
+"""Where the autodiff twin's training step spends its time, rule by rule.
+
+``twinprop bench --profile-autodiff`` splits one step of the autodiff twin
+(``autodiff.loss_and_grads``) into
+
+* its forward pass, run on plain arrays (untraced: what the arithmetic of the
+  forward pass costs by itself);
+* autograd's derivative rules (the VJP of each primitive the step applies),
+  each timed where autograd calls it;
+* the rest: tracing the forward pass, autograd's bookkeeping (of which
+  adding up the gradients of a value used twice is timed on its own) and
+  the SGD update W -= lr dW.
+
+and sets it beside the manual twin's fast path (``manual.Workspace``). The
+*floor*, forward pass plus rules, is what an autodiff step would cost if
+tracing and bookkeeping were free; its ratio to the manual step says how
+close autograd's own derivative rules can come without a hand-written one.
+The *lowest* adds, for each node of the step, autograd's bare cost of a node
+(measured on 3-element arrays, where no arithmetic counts): the least an
+autograd step of this shape can cost.
+
+The rules are timed by wrapping every entry of ``autograd.core.primitive_vjps``
+and ``autograd.core.add_outgrads`` for the instrumented runs only, and put back
+afterwards; plain and instrumented runs alternate, and the step and forward
+times come from the plain ones.
+"""
+
+import time
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from compare.bench.candidates import fresh_params
+from compare.bench.run import synthetic_data
+from compare.common.errors import ConfigError
+
+# The speed issue's bound on autodiff / manual fast path at batch 250.
+TARGET_RATIO = 1.3
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    """One profiled network: ``steps`` SGD steps per timed run, ``repeats`` runs."""
+
+    sizes: tuple = (784, 100, 10)
+    activation: str = "tanh"
+    batch_size: int = 250
+    dtype: str = "float64"
+    steps: int = 40
+    repeats: int = 5
+    lr: float = 0.01
+    seed: int = 0
+
+
+def _autograd_core():
+    """autograd.core, checked for the two hooks the profile wraps."""
+    import autograd.core as core
+
+    if not (isinstance(getattr(core, "primitive_vjps", None), dict)
+            and callable(getattr(core, "add_outgrads", None))):
+        raise ConfigError("this autograd has no core.primitive_vjps / core.add_outgrads to "
+                          "time; the profile needs autograd 1.6 to 1.9 (pip install "
+                          "'autograd>=1.6,<2')")
+    return core
+
+
+@contextmanager
+def timed_rules(seconds, calls):
+    """Time every VJP autograd evaluates, and every gradient accumulation, while open.
+
+    Args:
+        seconds: defaultdict(float), primitive name -> total seconds (added to).
+        calls: Counter, primitive name -> number of rule evaluations (added to).
+            Accumulation is counted under ``ACCUMULATE``.
+    """
+    core = _autograd_core()
+    makers, add_outgrads = dict(core.primitive_vjps), core.add_outgrads
+
+    def wrap(name, maker):
+        def make(argnums, ans, args, kwargs):
+            vjp = maker(argnums, ans, args, kwargs)
+
+            def timed(g):
+                start = time.perf_counter()
+                grads = tuple(vjp(g))       # some rules return generators: run them here
+                seconds[name] += time.perf_counter() - start
+                calls[name] += 1
+                return grads
+            return timed
+        return make
+
+    def timed_add(prev, g):
+        start = time.perf_counter()
+        out = add_outgrads(prev, g)
+        seconds[ACCUMULATE] += time.perf_counter() - start
+        calls[ACCUMULATE] += 1
+        return out
+
+    try:
+        for fun, maker in makers.items():
+            core.primitive_vjps[fun] = wrap(getattr(fun, "__name__", repr(fun)), maker)
+        core.add_outgrads = timed_add
+        yield
+    finally:
+        core.primitive_vjps.clear()
+        core.primitive_vjps.update(makers)
+        core.add_outgrads = add_outgrads
+
+
+ACCUMULATE = "(accumulating gradients)"
+
+
+def tracing_cost_per_node_us(nodes=20, repeats=200):
+    """autograd's own cost of one node, traced and differentiated, on a 3-element array.
+
+    The arrays are too small for any arithmetic to matter: what is left is
+    what autograd spends per primitive (boxing, recording, calling the rule).
+    Returns microseconds (the best of 5 timings of ``repeats`` gradients).
+    """
+    import autograd.numpy as anp
+    from autograd import value_and_grad
+
+    def chain(x):
+        for _ in range(nodes - 1):
+            x = x * 1.000001
+        return anp.sum(x)
+
+    x = np.ones(3)
+    gradient = value_and_grad(chain)
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            gradient(x)
+        best = min(best, time.perf_counter() - start)
+    return best / repeats / nodes * 1e6
+
+
+def profile_autodiff(cfg, say=None):
+    """Profile one configuration; return a JSON-ready dict (times in ms per step).
+
+    Args:
+        cfg: ProfileConfig.
+        say: optional callable(str) for progress lines.
+    Returns:
+        dict: ``config``; ``manual_fast_ms``, ``autodiff_ms``, ``forward_ms``
+        (medians over repeats); ``rules`` (name, calls per step, ms per step;
+        largest first), ``rules_ms``, ``accumulate_ms``, ``floor_ms``,
+        ``tracing_and_bookkeeping_ms``; ``ratios`` to the manual fast path;
+        ``target``.
+    """
+    import autodiff
+    from autodiff.network import _activation, _flat, _mean_cross_entropy
+    from compare.train.trainer import PlainStepper
+    from manual.workspace import Workspace
+
+    say = say or (lambda message: None)
+    sizes = list(cfg.sizes)
+    X, y = synthetic_data(cfg.batch_size * cfg.steps, sizes[0], sizes[-1], cfg.dtype, cfg.seed)
+    batches = np.arange(len(y)).reshape(cfg.steps, cfg.batch_size)
+    g = _activation(cfg.activation)
+    ws = Workspace(sizes, cfg.activation, cfg.batch_size, cfg.dtype)
+    manual_params = fresh_params(sizes, cfg.dtype, cfg.seed)
+    auto_params = fresh_params(sizes, cfg.dtype, cfg.seed)
+
+    def manual_run():
+        # as sgd_epoch steps it: small batches keep the first layer's update
+        # pending across steps (manual.workspace), flushed once at the end
+        for idx in batches:
+            ws.step(manual_params, X[idx], y[idx], cfg.lr, flush=False, check=False)
+        ws.flush(manual_params)
+
+    stepper = PlainStepper(autodiff, cfg.activation)     # as the trainer steps it
+
+    def autodiff_run():
+        for idx in batches:
+            stepper.step(auto_params, X[idx], y[idx], cfg.lr)
+
+    def forward_run():
+        for idx in batches:
+            _mean_cross_entropy(*_flat(auto_params), X[idx], y[idx], g)
+
+    runs = {"manual_fast": manual_run, "autodiff": autodiff_run, "forward": forward_run}
+    times = {name: [] for name in runs}
+    seconds, calls = defaultdict(float), Counter()
+    for run in runs.values():
+        run()                                            # warm-up: buffers, caches
+    for repeat in range(cfg.repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - start) / cfg.steps * 1e3)
+        with timed_rules(seconds, calls):
+            autodiff_run()
+        say(f"{cfg.dtype}, batch {cfg.batch_size}: repeat {repeat + 1}/{cfg.repeats}")
+
+    per_step = cfg.repeats * cfg.steps
+    ms = {name: seconds[name] / per_step * 1e3 for name in seconds}
+    accumulate = ms.pop(ACCUMULATE, 0.0)
+    rules = sorted(({"primitive": name, "calls_per_step": calls[name] / per_step,
+                     "ms": value} for name, value in ms.items()), key=lambda r: -r["ms"])
+    medians = {name: float(np.median(values)) for name, values in times.items()}
+    rules_ms = sum(ms.values())
+    floor = medians["forward"] + rules_ms
+    manual = medians["manual_fast"]
+    nodes = sum(rule["calls_per_step"] for rule in rules)   # one rule call per traced node
+    overhead = medians["autodiff"] - floor
+    per_node = tracing_cost_per_node_us()
+    lowest = floor + nodes * per_node / 1e3     # rules as they are, tracing at its bare cost
+    return {
+        "config": asdict(cfg),
+        "manual_fast_ms": manual, "autodiff_ms": medians["autodiff"],
+        "forward_ms": medians["forward"], "times_ms": times,
+        "rules": rules, "rules_ms": rules_ms, "accumulate_ms": accumulate,
+        "floor_ms": floor,
+        "tracing_and_bookkeeping_ms": overhead,
+        "nodes_per_step": nodes,
+        "overhead_per_node_us": overhead / nodes * 1e3 if nodes else None,
+        # what tracing and bookkeeping may cost at most for the step to meet the bound
+        "overhead_allowed_ms": TARGET_RATIO * manual - floor,
+        "bare_tracing_per_node_us": per_node,
+        "lowest_ms": lowest,
+        "ratios": {"autodiff/manual_fast": medians["autodiff"] / manual,
+                   "floor/manual_fast": floor / manual,
+                   "lowest/manual_fast": lowest / manual},
+        "target": {"ratio": "autodiff/manual_fast", "bound": TARGET_RATIO,
+                   "met": medians["autodiff"] / manual <= TARGET_RATIO,
+                   "floor_within_bound": floor / manual <= TARGET_RATIO,
+                   "lowest_within_bound": lowest / manual <= TARGET_RATIO},
+    }
+
+
+def format_profile(profile):
+    """The readable lines of one profile (str, ending in a newline)."""
+    c = profile["config"]
+    manual = profile["manual_fast_ms"]
+    ratio = lambda v: f"{v / manual:5.2f}x"
+    sizes = "-".join(str(n) for n in c["sizes"])
+    lines = [
+        f"autodiff step, {sizes} {c['activation']}, batch {c['batch_size']}, {c['dtype']} "
+        f"(ms per step, median of {c['repeats']} runs of {c['steps']} steps)",
+        f"  manual twin, fast path              {manual:7.3f}  {ratio(manual)}",
+        f"  autodiff twin, whole step           {profile['autodiff_ms']:7.3f}  "
+        f"{ratio(profile['autodiff_ms'])}",
+        f"    forward pass, untraced            {profile['forward_ms']:7.3f}",
+        f"    autograd's derivative rules       {profile['rules_ms']:7.3f}",
+    ]
+    for rule in profile["rules"]:
+        lines.append(f"      {rule['primitive']:<20s} x{rule['calls_per_step']:<4g}"
+                     f"       {rule['ms']:7.3f}")
+    per_node = profile["overhead_per_node_us"]
+    lines += [
+        f"    tracing and bookkeeping           {profile['tracing_and_bookkeeping_ms']:7.3f}"
+        f"  ({profile['nodes_per_step']:g} nodes"
+        + (f", {per_node:.0f} us each" if per_node is not None else "")
+        + f"; accumulating gradients {profile['accumulate_ms']:.3f})",
+        f"  floor: forward + rules              {profile['floor_ms']:7.3f}  "
+        f"{ratio(profile['floor_ms'])}",
+    ]
+    lowest = (f"lowest: floor + {profile['nodes_per_step']:g} nodes x "
+              f"{profile['bare_tracing_per_node_us']:.0f} us")
+    lines.append(f"  {lowest:<36s}{profile['lowest_ms']:7.3f}  {ratio(profile['lowest_ms'])}")
+    lines.append("    (autograd's bare cost of a node, measured on 3-element arrays)")
+    t = profile["target"]
+    verdict = f"  target autodiff/manual_fast <= {t['bound']}: " + ("met" if t["met"] else "missed")
+    if not t["floor_within_bound"]:
+        verdict += "; the floor alone is beyond it"
+    elif not t["lowest_within_bound"]:
+        verdict += "; beyond it even with tracing at its bare cost"
+    elif not t["met"]:
+        allowed = profile["overhead_allowed_ms"]
+        verdict += (f"; it would take tracing and bookkeeping at {allowed:.3f} ms"
+                    + (f" ({allowed / profile['nodes_per_step'] * 1e3:.0f} us a node)"
+                       if profile["nodes_per_step"] else ""))
+    lines.append(verdict)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,239 @@
+"""``twinprop bench``: time training epochs of the twins side by side, interleaved.
+
+For every (batch size, dtype) the candidates are: the manual twin's plain
+path (manual.loss_and_grads, as the checks read it), its workspace fast path
+(manual.workspace), the autodiff twin, PyTorch eager when installed, and the
+bare matrix products of the same steps (the "matmul limit"). One repeat runs
+every candidate of every configuration once, round-robin, so slow phases of a
+shared machine fall on all of them alike; medians and min-max are taken over
+repeats.
+
+All times are seconds per epoch of ``EPOCH_SAMPLES`` samples. A timed run
+covers ``samples`` samples at batch sizes > 1 and ``steps`` steps at batch 1
+(a batch-1 epoch takes tens of seconds), and is scaled to an epoch; the
+scale factor is in the results.
+"""
+
+import os
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from compare.data.batches import batch_indices
+from compare.bench.candidates import (flops_per_sample, make_manual_fast, make_matmul_limit,
+                                      make_twin_plain)
+from compare.bench.targets import evaluate_targets
+from compare.bench.machine import OtherWork, load_average, machine_info
+from compare.bench.blas import blas_threads, require_blas_threads
+from compare.bench.torch_eager import make_torch_eager, torch_available, torch_info
+from compare.common.errors import ConfigError
+
+EPOCH_SAMPLES = 60_000
+DATA_NOTE = ("synthetic, uniform [0, 1) pixels and uniform random labels "
+             "(the time of a step does not depend on the values)")
+CANDIDATES = ("manual_plain", "manual_fast", "autodiff", "torch_eager", "matmul_limit")
+LABELS = {
+    "manual_plain": "manual, plain (manual.loss_and_grads)",
+    "manual_fast": "manual, fast path (manual.workspace)",
+    "autodiff": "autodiff twin (autograd)",
+    "torch_eager": "PyTorch eager",
+    "matmul_limit": "matmul limit (np.matmul only)",
+}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What to time. ``samples`` per timed run at batch > 1, ``steps`` at batch 1."""
+
+    sizes: tuple = (784, 100, 10)
+    activation: str = "tanh"
+    batch_sizes: tuple = (250, 1)
+    dtypes: tuple = ("float64", "float32")
+    samples: int = EPOCH_SAMPLES
+    steps: int = 5000
+    repeats: int = 5
+    lr: float = 0.01
+    seed: int = 0
+    threads: int | None = None
+    torch: bool = True
+    twins: tuple = ("manual_plain", "manual_fast", "autodiff")
+
+    @classmethod
+    def quick(cls, **changes):
+        """Fewer repeats and samples: the whole bench in well under a minute."""
+        return cls(**{"samples": 15_000, "steps": 1000, "repeats": 3, **changes})
+
+
+def rss_mb():
+    """Resident memory of this process now, in MiB (None where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process so far, in MiB (ru_maxrss)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def synthetic_data(n, n_features, n_classes, dtype, seed):
+    """Synthetic (n, n_features) pixels in [0, 1) and (n,) labels (see DATA_NOTE)."""
+    rng = np.random.default_rng([seed, 0xBE7C])
+    X = rng.random((n, n_features), dtype=np.dtype(dtype).type)
+    y = rng.integers(0, n_classes, n, dtype=np.int64)
+    return X, y
+
+
+def _candidates(cfg, X, y, batch_size, torch_on):
+    """name -> run(batches) for one (batch size, dtype)."""
+    args = (X, y, list(cfg.sizes), cfg.activation, cfg.lr, cfg.seed)
+    made = {}
+    if "manual_plain" in cfg.twins:
+        made["manual_plain"] = make_twin_plain("manual", *args, batch_size)
+    if "manual_fast" in cfg.twins:
+        made["manual_fast"] = make_manual_fast(*args, batch_size)
+    if "autodiff" in cfg.twins:
+        made["autodiff"] = make_twin_plain("autodiff", *args, batch_size)
+    if torch_on:
+        made["torch_eager"] = make_torch_eager(*args)
+    made["matmul_limit"] = make_matmul_limit(cfg.sizes, X.dtype, batch_size, cfg.seed)
+    if batch_size == 1:
+        made["matmul_limit_outer"] = make_matmul_limit(cfg.sizes, X.dtype, 1, cfg.seed,
+                                                       outer_at_batch_1=True)
+    return made
+
+
+def _timed_batches(cfg, n, batch_size, repeat):
+    """The index arrays one timed run covers, and the factor that scales it to an epoch."""
+    batches = batch_indices(n, batch_size, cfg.seed, repeat)
+    if batch_size == 1:
+        batches = batches[:cfg.steps]
+    timed = sum(len(idx) for idx in batches)
+    return batches, EPOCH_SAMPLES / timed
+
+
+def run_bench(cfg, progress=None):
+    """Time every candidate of every configuration, interleaved; return the results dict.
+
+    Args:
+        cfg: BenchConfig.
+        progress: optional callable(str) for one-line progress messages.
+    Returns:
+        dict (JSON-ready): ``config``, ``machine``, ``configs`` (one per batch
+        size and dtype, with each candidate's times, medians, min-max,
+        ratios and memory), ``memory`` and ``targets``.
+    """
+    say = progress or (lambda message: None)
+    if cfg.samples < max(cfg.batch_sizes):
+        raise ConfigError(f"--samples {cfg.samples} is below the batch size "
+                          f"{max(cfg.batch_sizes)}; give at least that many")
+    require_blas_threads(cfg.threads)
+    threads = blas_threads()
+    torch_on = cfg.torch and torch_available()
+    torch_desc = torch_info(threads) if torch_on else None
+    machine = machine_info(threads, torch_desc, cfg.torch)
+
+    setups = []
+    for dtype in cfg.dtypes:
+        X, y = synthetic_data(cfg.samples, cfg.sizes[0], cfg.sizes[-1], dtype, cfg.seed)
+        for batch_size in cfg.batch_sizes:
+            say(f"preparing batch {batch_size}, {dtype}")
+            runs = _candidates(cfg, X, y, batch_size, torch_on)
+            warm = batch_indices(cfg.samples, batch_size, cfg.seed, 10**6)[:3]
+            for run in runs.values():
+                run(warm)                       # first touch of buffers, lazy imports
+            setups.append({"batch_size": batch_size, "dtype": dtype, "runs": runs,
+                           "times": {name: [] for name in runs},
+                           "cpu": {name: [] for name in runs},
+                           "rss_after": {name: [] for name in runs},
+                           "rss_delta": {name: [] for name in runs}})
+
+    started = time.time()
+    others = OtherWork()
+    for repeat in range(cfg.repeats):
+        for setup in setups:
+            batches, scale = _timed_batches(cfg, cfg.samples, setup["batch_size"], repeat)
+            setup["scale"] = scale
+            setup["timed_samples"] = sum(len(idx) for idx in batches)
+            for name, run in setup["runs"].items():
+                before = rss_mb()
+                wall, cpu = time.perf_counter(), time.process_time()
+                run(batches)
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                after = rss_mb()
+                setup["times"][name].append(wall * scale)
+                setup["cpu"][name].append(cpu * scale)
+                setup["rss_after"][name].append(after)
+                setup["rss_delta"][name].append(None if after is None else after - before)
+        say(f"repeat {repeat + 1}/{cfg.repeats} done ({time.time() - started:.0f} s)")
+
+    machine["load_average_after"] = load_average()
+    machine.update(others.stop())
+    configs = [_summarise(cfg, setup) for setup in setups]
+    memory = {"peak_rss_mb": peak_rss_mb(),
+              "note": "rss_delta_mb: resident memory after minus before each timed run; "
+                      "a flat path adds nothing after its first run"}
+    return {"schema": 1, "command": "twinprop bench", "config": _config_dict(cfg),
+            "machine": machine, "data": DATA_NOTE, "configs": configs, "memory": memory,
+            "targets": evaluate_targets(configs), "seconds_total": time.time() - started}
+
+
+def _summarise(cfg, setup):
+    """Medians, ranges, ratios and memory of one configuration."""
+    B, dtype = setup["batch_size"], setup["dtype"]
+    flops = flops_per_sample(cfg.sizes) * EPOCH_SAMPLES
+    times = dict(setup["times"])
+    limit_runs = {"matmul": times.pop("matmul_limit")}
+    if "matmul_limit_outer" in times:
+        limit_runs["outer_product_at_inner_dim_1"] = times.pop("matmul_limit_outer")
+    limit_how = min(limit_runs, key=lambda k: float(np.median(limit_runs[k])))
+    limit = float(np.median(limit_runs[limit_how]))
+    candidates = {}
+    for name, seconds in times.items():
+        median = float(np.median(seconds))
+        deltas = [d for d in setup["rss_delta"][name][1:] if d is not None]
+        candidates[name] = {
+            "label": LABELS[name], "seconds": seconds, "median": median,
+            "min": float(min(seconds)), "max": float(max(seconds)),
+            "cpu_seconds_median": float(np.median(setup["cpu"][name])),
+            "ratio_to_limit": median / limit,
+            "fraction_of_matmul_throughput": limit / median,
+            "gflops": flops / median / 1e9,
+            "rss_after_mb": setup["rss_after"][name],
+            "rss_delta_mb": setup["rss_delta"][name],
+            "rss_growth_after_first_mb": float(sum(max(d, 0.0) for d in deltas)),
+        }
+    return {
+        "batch_size": B, "dtype": dtype, "epoch_samples": EPOCH_SAMPLES,
+        "timed_samples": setup["timed_samples"], "scale_to_epoch": setup["scale"],
+        "scaled": setup["scale"] != 1.0,
+        "flops_per_epoch": flops,
+        "matmul_limit": {"seconds": limit, "how": limit_how,
+                         "runs": {k: {"seconds": v, "median": float(np.median(v))}
+                                  for k, v in limit_runs.items()},
+                         "gflops": flops / limit / 1e9},
+        "candidates": candidates,
+        "ratios": _ratios(candidates),
+    }
+
+
+def _ratios(candidates):
+    """Ratios of median times between the candidates that ran ("a/b" = a's time over b's)."""
+    pairs = [("manual_plain", "manual_fast"), ("autodiff", "manual_fast"),
+             ("autodiff", "manual_plain"), ("manual_fast", "torch_eager"),
+             ("torch_eager", "manual_fast"), ("manual_plain", "torch_eager")]
+    return {f"{a}/{b}": candidates[a]["median"] / candidates[b]["median"]
+            for a, b in pairs if a in candidates and b in candidates}
+
+
+def _config_dict(cfg):
+    d = asdict(cfg)
+    d["epoch_samples"] = EPOCH_SAMPLES
+    return d

@@ -1,0 +1,1 @@
+"""The ``twinprop`` command: ``app`` dispatches to one module per subcommand."""
