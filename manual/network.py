@@ -20,8 +20,12 @@ Dtype: X is cast to the parameters' dtype, and every array stays in it
 
 from compare.common.validate import check_input, check_labels
 from manual.activations import get_activation
-from manual.layers import (activation_backward, activation_forward,
-                           affine_backward, affine_forward)
+from manual.layers import (
+    activation_backward,
+    activation_forward,
+    affine_backward,
+    affine_forward,
+)
 from manual.loss import SoftmaxCrossEntropy
 
 

@@ -32,8 +32,8 @@ first B rows of every buffer), n_k = ``sizes[k]``, K = number of layers.
 
 import numpy as np
 
+from compare.common.dtypes import check_dtype
 from compare.common.errors import ConfigError
-from compare.common.init import check_dtype
 from compare.common.validate import check_labels
 from manual.inplace import get_inplace
 from manual.workspace_one import OneSample

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from compare.bench import run as bench
-from compare.bench.run import BenchConfig, run_bench
 from compare.bench.candidates import flops_per_sample
 from compare.bench.report import format_table
+from compare.bench.run import BenchConfig, run_bench
 from compare.cli.app import main
 
 TINY = ["--quick", "--samples", "600", "--steps", "20", "--repeats", "2"]

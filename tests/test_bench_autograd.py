@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 
 import autodiff
-from compare.bench.autograd_profile import ACCUMULATE, ProfileConfig, profile_autodiff, timed_rules
+from compare.bench.autograd_profile import (
+    ACCUMULATE,
+    ProfileConfig,
+    profile_autodiff,
+    timed_rules,
+)
 from compare.cli.app import main
 
 TINY = ProfileConfig(sizes=(12, 6, 3), batch_size=8, steps=3, repeats=2)

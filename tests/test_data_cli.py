@@ -8,14 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from compare.data import cache
-from compare.data import datasets
-from compare.cli.app import main
-from compare.data.load import load_dataset
-from compare.common.errors import ConfigError, DataError
-from compare.data.idx import encode_idx
 from fake_data import isolate, make_arrays, make_spec, refused_url, write_folder
+
+from compare.cli.app import main
+from compare.common.errors import ConfigError, DataError
+from compare.data import cache, datasets
+from compare.data.idx import encode_idx
+from compare.data.load import load_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,13 +13,19 @@ import zipfile
 
 import numpy as np
 import pytest
+from fake_data import (
+    LocalServer,
+    gz_bytes,
+    isolate,
+    make_arrays,
+    make_spec,
+    refused_url,
+)
 
-from compare.data import cache
-from compare.data import fetch
-from compare.data.load import load_arrays, load_dataset
-from compare.data.datasets import RegistrySpec
 from compare.common.errors import DataError
-from fake_data import LocalServer, gz_bytes, isolate, make_arrays, make_spec, refused_url
+from compare.data import cache, fetch
+from compare.data.datasets import RegistrySpec
+from compare.data.load import load_arrays, load_dataset
 
 
 @pytest.fixture

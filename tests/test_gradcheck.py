@@ -8,13 +8,20 @@ import pytest
 
 import autodiff
 import manual
-from compare.gradcheck import complex_step, directional, finite_diff, full, kinks, selftest
-from compare.gradcheck import sweep
+from compare.common.init import init_params
+from compare.gradcheck import (
+    complex_step,
+    directional,
+    finite_diff,
+    full,
+    kinks,
+    selftest,
+    sweep,
+)
 from compare.gradcheck import tolerance as T
 from compare.gradcheck.lossfn import build_cache
 from compare.gradcheck.report import FAIL, PASS, SKIP
 from compare.gradcheck.structured import all_changes
-from compare.common.init import init_params
 
 ACTIVATIONS = tuple(manual.ACTIVATIONS)
 SMOOTH = tuple(a for a in ACTIVATIONS if manual.ACTIVATIONS[a].kink is None)

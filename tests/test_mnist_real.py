@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from compare.data import cache
-from compare.data.load import load_dataset
 from compare.data.datasets import FASHION_MNIST
+from compare.data.load import load_dataset
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

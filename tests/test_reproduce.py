@@ -151,6 +151,7 @@ def test_a_line_starting_with_a_pipe_is_a_table_only_above_a_rule():
 
 def test_report_includes_the_derivatives_study_when_present(tmp_path):
     import matplotlib.pyplot as plt
+
     from compare.reproduce.report import Reproduction, write_report
     study = tmp_path / "derivatives"
     study.mkdir()

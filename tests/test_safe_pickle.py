@@ -8,8 +8,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from compare.data import safe_pickle
 from compare.common.errors import DataError
+from compare.data import safe_pickle
 
 
 @pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))

@@ -8,13 +8,13 @@ import json
 
 import numpy as np
 import pytest
+from test_trainer import make_blobs, without_seconds
 
-import compare.data.load
 import autodiff
+import compare.data.load
 from compare.cli.app import build_parser, main
 from compare.cli.train import _config_and_twins
 from compare.train.trainer import TrainConfig
-from test_trainer import make_blobs, without_seconds
 
 TINY = ["--hidden", "6", "--batch-size", "16", "--epochs", "2", "--seed", "1"]
 

@@ -13,13 +13,18 @@ import pytest
 
 import autodiff
 import manual
-from compare.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from compare.common.errors import ConfigError, DataError, DivergenceError
-from compare.train.evaluate import evaluate
+from compare.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from compare.train.curves import plot_run
+from compare.train.evaluate import evaluate
 from compare.train.run_files import METRICS_NAME
 from compare.train.schedules import SCHEDULES, learning_rate
-from compare.train.trainer import TrainConfig, TrainingInterrupted, max_param_diff, run_training
+from compare.train.trainer import (
+    TrainConfig,
+    TrainingInterrupted,
+    max_param_diff,
+    run_training,
+)
 
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "lr"}
 

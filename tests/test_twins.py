@@ -341,7 +341,7 @@ def test_init_params_has_the_documented_mean_and_variance(init, expected_var):
 def test_init_params_rejects_unknown_init_dtype_and_sizes():
     with pytest.raises(ConfigError, match="normal, xavier, he, lecun"):
         init_params([3, 2], init="glorot")
-    with pytest.raises(ConfigError, match="float32, float64"):
+    with pytest.raises(ConfigError, match="float64, float32"):
         init_params([3, 2], dtype="int8")
     with pytest.raises(ConfigError):
         init_params([3])

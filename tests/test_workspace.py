@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import manual
-from compare.data.batches import batch_indices
 from compare.common.errors import ConfigError, DataError
 from compare.common.init import init_params
+from compare.data.batches import batch_indices
 from manual.inplace import INPLACE
 from manual.workspace import Workspace, sgd_epoch
 

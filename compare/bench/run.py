@@ -22,14 +22,18 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from compare.data.batches import batch_indices
-from compare.bench.candidates import (flops_per_sample, make_manual_fast, make_matmul_limit,
-                                      make_twin_plain)
-from compare.bench.targets import evaluate_targets
-from compare.bench.machine import OtherWork, load_average, machine_info
 from compare.bench.blas import blas_threads, require_blas_threads
+from compare.bench.candidates import (
+    flops_per_sample,
+    make_manual_fast,
+    make_matmul_limit,
+    make_twin_plain,
+)
+from compare.bench.machine import OtherWork, load_average, machine_info
+from compare.bench.targets import evaluate_targets
 from compare.bench.torch_eager import make_torch_eager, torch_available, torch_info
 from compare.common.errors import ConfigError
+from compare.data.batches import batch_indices
 
 EPOCH_SAMPLES = 60_000
 DATA_NOTE = ("synthetic, uniform [0, 1) pixels and uniform random labels "

@@ -5,12 +5,16 @@ import json
 import sys
 
 from compare.atomic import write_json
-from compare.bench.run import EPOCH_SAMPLES, BenchConfig, run_bench
-from compare.bench.autograd_profile import ProfileConfig, format_profile, profile_autodiff
+from compare.bench.autograd_profile import (
+    ProfileConfig,
+    format_profile,
+    profile_autodiff,
+)
+from compare.bench.blas import blas_threads, require_blas_threads
 from compare.bench.machine import OtherWork, machine_info
 from compare.bench.markdown import load_results, markdown_tables
 from compare.bench.report import format_table
-from compare.bench.blas import blas_threads, require_blas_threads
+from compare.bench.run import EPOCH_SAMPLES, BenchConfig, run_bench
 from compare.cli.app import positive_int
 
 

@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 
-from compare.data import cache
 from compare.atomic import atomic_path
 from compare.cli.app import positive_int
-from compare.data.load import load_arrays
+from compare.data import cache
 from compare.data.datasets import CATALOG, SPLITS, get_spec, pixel_sha256
+from compare.data.load import load_arrays
 
 
 def add_parser(subparsers):

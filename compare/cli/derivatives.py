@@ -52,9 +52,9 @@ def check_out_dir(out, force):
 def run(args):
     """Compute the study, write every file into ``args.out``; returns 0."""
     # Heavy imports here, so `twinprop --help` stays fast.
+    from compare.derivatives import plots as plot_derivatives
     from compare.derivatives import study as derivatives
     from compare.derivatives import summary as derivatives_summary
-    from compare.derivatives import plots as plot_derivatives
 
     out = args.out
     check_out_dir(out, args.force)

@@ -15,12 +15,18 @@ from pathlib import Path
 import numpy as np
 
 from compare.cli.app import positive_float, positive_int
+from compare.common.dtypes import DTYPES
 from compare.common.errors import ConfigError
+from compare.train.config import TrainConfig
 from compare.train.curves import plot_run
 from compare.train.run_files import prepare_out_dir, read_config
 from compare.train.schedules import SCHEDULES
-from compare.train.config import DTYPES, TrainConfig
-from compare.train.trainer import TWINS, TrainingInterrupted, check_batch_size, run_training
+from compare.train.trainer import (
+    TWINS,
+    TrainingInterrupted,
+    check_batch_size,
+    run_training,
+)
 
 # Options that map one-to-one onto TrainConfig fields (argparse dest == field).
 CONFIG_OPTIONS = ("activation", "hidden", "init", "batch_size", "lr", "schedule", "decay",

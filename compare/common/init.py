@@ -18,10 +18,10 @@ lecun     sqrt(1 / n_in)              LeCun et al. 1998, "Efficient BackProp"
 
 import numpy as np
 
+from compare.common.dtypes import check_dtype
 from compare.common.errors import ConfigError
 
 INITS = ("normal", "xavier", "he", "lecun")
-DTYPES = ("float32", "float64")
 
 _STD = {
     "normal": lambda n_in, n_out: 1.0,
@@ -38,17 +38,6 @@ def init_std(init, n_in, n_out):
             f"unknown init {init!r}; choose one of {', '.join(INITS)}")
     return float(_STD[init](n_in, n_out))
 
-
-def check_dtype(dtype):
-    """Return ``dtype`` as a numpy dtype, or raise ConfigError if unsupported."""
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved is None or resolved.name not in DTYPES:
-        raise ConfigError(
-            f"unsupported dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
-    return resolved
 
 
 def init_params(sizes, init="xavier", seed=0, dtype="float64"):

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.data import safe_pickle
 from compare.common.errors import DataError
+from compare.data import safe_pickle
 from compare.data.idx import decode_idx
 
 TIMEOUT = 5.0          # seconds per connect/read; a dead mirror must not stall a fetch

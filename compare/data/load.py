@@ -21,14 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.data import cache
-from compare.data import fetch
+from compare.common.dtypes import DTYPES
+from compare.common.errors import ConfigError, DataError
+from compare.data import cache, fetch
 from compare.data.batches import batch_indices
 from compare.data.datasets import SPLITS, check_content, get_spec
-from compare.common.errors import ConfigError, DataError
 from compare.data.idx import read_idx
-
-DTYPES = ("float64", "float32")
 
 
 @dataclass

@@ -23,11 +23,11 @@ from autograd import elementwise_grad
 
 import autodiff
 import manual
+from compare.common.dtypes import DTYPES
 from manual.activations import LEAKY_SLOPE
 
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity")
 KINKED = ("relu", "leaky_relu")
-DTYPES = ("float64", "float32")
 
 # Where g, g' are drawn and compared: wide enough to show saturation.
 Z_GRID = np.linspace(-4.0, 4.0, 801)

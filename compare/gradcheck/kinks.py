@@ -81,8 +81,8 @@ def conventions(activation):
     act = manual.get_activation(activation)
     if act.kink is None:
         return None
-    from autograd import grad
     import autograd.numpy as anp
+    from autograd import grad
     slope = float(act.deriv(np.array([act.kink + 1.0]))[0])     # right of the kink
     left = float(act.deriv(np.array([act.kink - 1.0]))[0])      # left of the kink
     h = T.STEP

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import manual
+from compare.common.init import init_params
 from compare.gradcheck import tolerance as T
 from compare.gradcheck.directional import check_grad_fn_fast
 from compare.gradcheck.full import check_grad_fn
 from compare.gradcheck.lossfn import log_softmax
 from compare.gradcheck.report import FAIL
 from compare.gradcheck.twins import flat_tensors, loss_and_grads, tensor_names
-from compare.common.init import init_params
 
 SIZES = (8, 8, 8, 4)
 BATCH = 6

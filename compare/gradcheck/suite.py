@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 
 import manual
 from compare.common.errors import ConfigError
+from compare.common.init import init_params
 from compare.gradcheck import kinks
 from compare.gradcheck.complex_step import run_complex
 from compare.gradcheck.directional import DIRECTIONS, run_fast
 from compare.gradcheck.full import run_full
 from compare.gradcheck.sweep import run_sweep
-from compare.common.init import init_params
 
 MODES = ("full", "fast", "sweep", "complex")
 N_CLASSES = 10

@@ -19,7 +19,10 @@ import numpy as np
 
 from compare.atomic import atomic_path, write_json, write_text
 from compare.gradcheck import tolerance as T
-from compare.gradcheck.directional import random_directions, tensor_pre_activation_change
+from compare.gradcheck.directional import (
+    random_directions,
+    tensor_pre_activation_change,
+)
 from compare.gradcheck.lossfn import build_cache, delta_loss
 from compare.gradcheck.report import FAIL, PASS, summarise
 from compare.gradcheck.twins import TWINS, gradients, loss_and_grads, tensor_names

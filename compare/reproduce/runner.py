@@ -17,9 +17,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import numpy as np
 
 from compare.common.errors import ConfigError, DivergenceError
+from compare.jsonable import to_jsonable
 from compare.reproduce.cache import run_key
 from compare.reproduce.figures import estimate_seconds
-from compare.jsonable import to_jsonable
 from compare.reproduce.results import DIVERGED, OK, RunOutcome
 
 TWINS = ("manual", "autodiff")

@@ -9,10 +9,9 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from compare.common.dtypes import DTYPES
 from compare.common.errors import ConfigError
 from compare.train.schedules import SCHEDULES, check_schedule
-
-DTYPES = ("float64", "float32")
 
 # The defaults reproduce the paper's best setting (tanh, 100 hidden units,
 # minibatches of 250, decaying rate). The initialisation, lr0 and k were chosen

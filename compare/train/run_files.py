@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from compare.atomic import write_json
-from compare.train.checkpoint import CHECKPOINT_NAME
 from compare.common.errors import ConfigError
+from compare.train.checkpoint import CHECKPOINT_NAME
 
 CONFIG_NAME = "config.json"
 METRICS_NAME = "metrics.json"

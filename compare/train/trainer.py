@@ -22,14 +22,14 @@ from types import SimpleNamespace
 import numpy as np
 from tqdm import tqdm
 
-from compare.train import run_files
-from compare.data.batches import batch_indices
-from compare.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from compare.common.errors import ConfigError, DivergenceError
+from compare.common.validate import check_labels
+from compare.data.batches import batch_indices
+from compare.train import run_files
+from compare.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from compare.train.config import TrainConfig
 from compare.train.evaluate import evaluate
 from compare.train.schedules import learning_rate
-from compare.train.config import TrainConfig
-from compare.common.validate import check_labels
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingInterrupted", "check_batch_size",
            "run_training", "TWINS"]
