@@ -12,6 +12,7 @@ why ``anp.where`` is avoided: its gradient rule builds float64 zeros).
 """
 
 import functools
+from collections.abc import Callable
 
 import autograd.numpy as anp
 import numpy as np
@@ -58,7 +59,7 @@ def _identity(x):
 
 
 # name -> autograd.numpy function; public so derivative studies can differentiate it
-ACTIVATIONS = {
+ACTIVATION_FUNCTIONS: dict[str, Callable] = {
     "sigmoid": _sigmoid,
     "tanh": _tanh,
     "relu": _relu,
@@ -66,17 +67,22 @@ ACTIVATIONS = {
     "softplus": _softplus,
     "identity": _identity,
 }
-ACTIVATION_NAMES = tuple(ACTIVATIONS)
+ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATION_FUNCTIONS)
 
 
-def _activation(name):
-    """Return the activation function called ``name``, or raise ConfigError."""
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise ConfigError(
-            f"unknown activation {name!r}; choose one of {', '.join(ACTIVATION_NAMES)}"
-        ) from None
+def _activation(activation: object) -> Callable:
+    """The function of activation ``activation``: a registered name, or an
+    activation object whose ``fn`` autograd can trace (written with
+    ``autograd.numpy``); raise ConfigError otherwise."""
+    if isinstance(activation, str):
+        try:
+            return ACTIVATION_FUNCTIONS[activation]
+        except KeyError:
+            pass
+    elif callable(getattr(activation, "fn", None)):
+        return activation.fn  # type: ignore[attr-defined]
+    raise ConfigError(
+        f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATION_NAMES)}")
 
 
 # The row maximum only shifts the logits so that exp never overflows; the
@@ -137,6 +143,21 @@ def forward(params, X, activation="tanh"):
     """
     g = _activation(activation)
     return _logits(_flat(params), check_input(params, X), g)
+
+
+def loss(params, X, y, activation="tanh"):
+    """Mean softmax cross-entropy: the very function autograd differentiates.
+
+    Args:
+        params: list of K pairs (W, b); X: (B, n_0); y: (B,) integer labels;
+        activation: one of :data:`ACTIVATION_NAMES` (or an activation object).
+    Returns:
+        float.
+    """
+    g = _activation(activation)
+    X = check_input(params, X)
+    y = check_labels(y, len(X), params[-1][0].shape[1])
+    return float(_mean_cross_entropy(*_flat(params), X, y, g))
 
 
 def loss_and_grads(params, X, y, activation="tanh"):

@@ -1,109 +1,97 @@
-"""The workspace's SGD step for one sample (batch 1), on 1-D views made once.
+"""The workspace's loss and gradients for one sample (batch 1), on 1-D views.
 
-At batch 1 a step is a few dozen numpy calls on vectors of 10 to 784 numbers
-and one 784 x 100 matrix-vector product; the calls' fixed overhead (about a
-microsecond each), not arithmetic, is most of its time. So this path, the
-same equations as :meth:`manual.workspace.Workspace._step`, is written to
-make as few calls as it can:
+At batch 1 a call is a few dozen numpy calls on vectors of 10 to 784
+numbers, one 784 x 100 matrix-vector product and one outer product of the
+same size; the calls' fixed overhead, not arithmetic, is most of its time.
+So this path, the same equations as
+:meth:`manual.workspace.Workspace.loss_and_grads`, makes as few calls as it
+can:
 
-* every vector it touches (x_k, z_k, dz_k, dA_k and the rows and prefixes
-  the deferred first-layer update uses) is a 1-D view made once in
-  ``__init__``, never sliced per step; ``np.dot`` takes vectors directly;
-* softmax, its normalisation, lr and the paper's 1/B (= 1) are folded into one
-  multiply of the 10 logits: lr L' = (lr / sum e) e - lr y with e = exp(s - max s);
-* the label is a Python int, so ``- lr y`` is one scalar update, not a one-hot,
-  and the 10 logits' max and sum are taken in Python (``tolist``), cheaper
-  than a numpy reduction's call at that size;
-* x_k W_k is computed as W_k^T x_k, which OpenBLAS runs faster (W_k^T is
-  Fortran-ordered), and tanh's backward rule needs no scalar conversion.
+* every vector it touches (z_k, x_{k+1}, dz_k, dA_k) is a 1-D view made once
+  in ``__init__``, never sliced per call; ``np.dot`` takes vectors directly;
+* the label is a Python int, so ``softmax(s) - y`` is one scalar update, not
+  a one-hot, and the 10 logits' max and sum are taken in Python
+  (``tolist``), cheaper than a numpy reduction's call at that size;
+* x_k W_k is computed as W_k^T x_k, a matrix-vector product OpenBLAS runs
+  faster on the Fortran-ordered W_k^T;
+* the weight gradients x_k^T dz_k are outer products, written by ``np.dot``
+  of a column and a row straight into the workspace's buffers: BLAS does
+  that faster than numpy's broadcasting multiply (``np.outer``) does.
 
-Shapes: x_0 (n_0,), z_k, dz_k (n_{k+1},), W_k (n_k, n_{k+1}); p = the
-number of samples whose first-layer update is pending (p < R = ``pending_rows``).
+Shapes: x_0 (n_0,), z_k, dz_k (n_{k+1},), W_k (n_k, n_{k+1}).
 """
 
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    from manual.workspace import Params, Workspace
 
 
 class OneSample:
-    """1-D views into a batch-1 :class:`manual.workspace.Workspace`'s buffers."""
+    """1-D views into a capacity-1 :class:`manual.workspace.Workspace`'s buffers."""
 
-    def __init__(self, ws):
+    def __init__(self, ws: Workspace) -> None:
         self.ws = ws
-        K, R = len(ws.sizes) - 1, ws.pending_rows
         self.act = ws.act
-        self.K = K
-        self.x_rows = [ws.x[p] for p in range(R)]               # x_0 of pending sample p
-        self.dz0_rows = [ws.dz[0][p] for p in range(R)]         # lr dz_0 of pending sample p
-        self.x_pending = [ws.x[:p] for p in range(R)]           # X_p, (p, n_0)
-        self.dz0_pending = [ws.dz[0][:p] for p in range(R)]     # lr dz_p, (p, n_1)
-        self.overlap = [ws.overlap[0, :p] for p in range(R)]    # x X_p^T, (p,)
-        self.correction = ws.correction[0]                      # (x X_p^T)(lr dz_p), (n_1,)
+        self.K = len(ws.sizes) - 1
         self.z = [z[0] for z in ws.z]
         self.a = [a[0] for a in ws.a]                           # x_{k+1} = g(z_k)
-        self.a_col = [a[0][:, None] for a in ws.a]              # x_{k+1} as a column, for outer products
-        self.dA = [None] + [dA[0] for dA in ws.dA[1:]]
-        self.dz = [None] + [dz[0] for dz in ws.dz[1:]]          # lr dz_k, k >= 1
-        self.tmp = [t[0] for t in ws.tmp]
-        self.mask = [m[0] for m in ws.mask]
+        self.keep = [keep[0] for keep in ws.keep]
+        self.dz = [dz[0] for dz in ws.dz]
+        self.dA = [dA[0] for dA in ws.dA]                       # dA[k - 1] = dA_k
+        # x_k as (n_k, 1) columns: x_0's is filled per call, the others are
+        # views of a_{k-1}
+        self.x_column = np.zeros((ws.sizes[0], 1), ws.dtype)
+        self.columns = [self.x_column] + [a[:, None] for a in self.a]
 
-    def step(self, params, label, lr):
-        """One SGD step on the sample in ``ws.x[ws.pending]``; return its loss.
+    def loss_and_grads(self, params: Params, x: NDArray, label: int) -> float:
+        """Loss of one sample; its gradient is left in ``ws.dW`` and ``ws.db``.
 
         Args:
-            params: list of K pairs (W_k, b_k); updated in place, except that
-                W_0's update joins the pending ones (see Workspace.flush).
-            label: int, the sample's class y.
-            lr: learning rate.
+            params: list of K pairs (W_k, b_k).
+            x: (n_0,) the sample.
+            label: int, its class y.
         """
-        ws, act, last = self.ws, self.act, self.K - 1
-        p = ws.pending
-        x = self.x_rows[p]
+        act, last = self.act, self.K - 1
+        np.copyto(self.x_column[:, 0], x)
+        inputs = [x]
         for k in range(self.K):
             W, b = params[k]
             z = self.z[k]
-            np.dot(W.T, x, out=z)                               # z_k = x_k W_k + b_k, as W_k^T x_k (a faster gemv)
-            if k == 0 and p:                                    # W_0 still lacks X_p^T (lr dz_p):
-                overlap = self.overlap[p]
-                np.dot(self.x_pending[p], x, out=overlap)       # x X_p^T
-                np.dot(overlap, self.dz0_pending[p], out=self.correction)
-                np.subtract(z, self.correction, out=z)          # x W_0 - (x X_p^T)(lr dz_p)
+            np.dot(W.T, inputs[k], out=z)                       # z_k = x_k W_k + b_k, as W_k^T x_k
             np.add(z, b, out=z)
             if k == last:
                 break
-            x = self.a[k]
-            act.forward(z, x, self.tmp[k], self.mask[k])        # x_{k+1} = g(z_k)
+            act.fn_into(z, self.a[k], self.keep[k])             # x_{k+1} = g(z_k)
+            inputs.append(self.a[k])
 
         # L = log sum exp(s) - s_y = log sum e - (s_y - max s), e = exp(s - max s);
         # the 10 logits' max and sum e are taken in Python (tolist), cheaper
         # than a numpy reduction's call at this size.
-        dz = self.dz0_rows[p] if last == 0 else self.dz[last]
-        top = max(z.tolist())
-        np.subtract(z, top, out=dz)                             # s - max s
+        dz = self.dz[last]
+        np.subtract(z, max(z.tolist()), out=dz)                 # s - max s
         shifted_at_label = float(dz[label])
         np.exp(dz, out=dz)                                      # e
         total = math.fsum(dz.tolist())                          # sum e, >= 1
         loss = math.log(total) - shifted_at_label
-        np.multiply(dz, lr / total, out=dz)                     # lr softmax(s) = lr e / sum e
-        dz[label] -= lr                                         # lr dA_K = lr L' = lr (softmax(s) - y), B = 1
+        np.multiply(dz, 1 / total, out=dz)                      # softmax(s)
+        dz[label] -= 1                                          # dA_K = L' = softmax(s) - y, B = 1
 
+        ws = self.ws
         for k in range(last, -1, -1):
-            W, b = params[k]
-            if k > 0:
-                dA = self.dA[k]
-                np.dot(W, dz, out=dA)                           # dA_k = dz_k W_k^T (before W_k moves)
-                dz_prev = self.dz0_rows[p] if k == 1 else self.dz[k - 1]
-                act.backward(dA, self.z[k - 1], self.a[k - 1], dz_prev,
-                             self.tmp[k - 1], self.mask[k - 1])  # dz_{k-1} = dA_k g'(z_{k-1})
-            np.subtract(b, dz, out=b)                           # b_k <- b_k - lr db_k, db_k = dz_k
+            np.copyto(ws.db[k], dz)                             # db_k = dz_k
+            np.dot(self.columns[k], dz[None, :], out=ws.dW[k])  # dW_k = x_k^T dz_k
             if k == 0:
                 break
-            dW = ws.dW[k]
-            np.multiply(self.a_col[k - 1], dz, out=dW)          # dW_k = x_k^T dz_k, an outer product
-            np.subtract(W, dW, out=W)                           # W_k <- W_k - lr dW_k
-            dz = dz_prev
-        ws.pending = p + 1                                      # W_0 <- W_0 - lr dW_0 in flush()
-        if p + 1 == ws.pending_rows:
-            ws.flush(params)                                    # no room for another sample
+            dA = self.dA[k - 1]
+            np.dot(params[k][0], dz, out=dA)                    # dA_k = dz_k W_k^T
+            dz = self.dz[k - 1]
+            act.deriv_into(self.z[k - 1], self.keep[k - 1], dz)  # g'(z_{k-1})
+            np.multiply(dz, dA, out=dz)                         # dz_{k-1} = dA_k g'(z_{k-1})
         return loss

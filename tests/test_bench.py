@@ -42,7 +42,7 @@ def test_json_has_every_configuration_and_candidate(tiny_run):
     assert results["schema"] == 1
     assert {(c["batch_size"], c["dtype"]) for c in results["configs"]} == {
         (250, "float64"), (250, "float32"), (1, "float64"), (1, "float32")}
-    expected = {"manual_plain", "manual_fast", "autodiff"}
+    expected = {"manual", "buffered", "autodiff", "numpy_script"}
     if results["machine"]["torch"] is not None:
         expected.add("torch_eager")
         assert results["machine"]["torch"]["threads"] == results["machine"]["numpy_blas_threads"]
@@ -125,7 +125,7 @@ def test_bench_without_torch_reports_its_targets_as_not_measured(monkeypatch):
     (config,) = results["configs"]
     assert "torch_eager" not in config["candidates"]
     by_id = {t["id"]: t for t in results["targets"]}
-    assert by_id["b1_f64_torch_over_manual"]["met"] is None
+    assert by_id["b1_f64_torch_over_buffered"]["met"] is None
     assert by_id["b250_f64_vs_limit"]["value"] is None          # batch 250 did not run
     assert "not measured" in format_table(results)
 
@@ -193,7 +193,7 @@ def test_markdown_tables_are_redrawn_from_the_saved_results(tiny_run, capsys):
     threads = results["machine"]["numpy_blas_threads"]
     assert f"each cell is {threads} BLAS thread" in text
     for config in results["configs"]:
-        fast = f"{config['candidates']['manual_fast']['median']:.3g}"
+        fast = f"{config['candidates']['buffered']['median']:.3g}"
         row = next(line for line in text.splitlines()
                    if line.startswith(f"| batch {config['batch_size']}, {config['dtype']} |"))
         assert row.split(" | ")[1] == f"{fast} / {fast}"

@@ -39,7 +39,7 @@ def test_hand_derivative_matches_autograd_and_central_differences_away_from_kink
 
 def test_wrong_hand_derivative_is_caught_by_both_oracles():
     """The tolerances above are not vacuous: a 1 % error in g' is far outside them."""
-    act = derivatives.manual.ACTIVATIONS["tanh"]
+    act = derivatives.activations.ACTIVATIONS["tanh"]
     z = derivatives.Z_GRID
     wrong = 1.01 * act.deriv(z)
     fd = derivatives.central_difference(act.fn, z, 6e-6)
@@ -73,7 +73,7 @@ def test_vcurve_truncation_side_has_slope_two_in_float64():
 
 
 def test_vcurve_of_a_wrong_derivative_has_a_floor_not_slope_two():
-    act = derivatives.manual.ACTIVATIONS["sigmoid"]
+    act = derivatives.activations.ACTIVATIONS["sigmoid"]
     err = derivatives.fd_errors(act.fn, lambda z: 1.001 * act.deriv(z),
                                 derivatives.BASE_POINTS, derivatives.STEPS, "float64")
     fit = derivatives.fit_vcurve(derivatives.STEPS, np.median(err, axis=1), "float64")

@@ -1,5 +1,6 @@
 """``twinprop gradcheck``: exit status, text and JSON output, files, selftest."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import pytest
 
 import manual
 from compare.cli.app import main
+from compare.twins import TWINS
 
 SMALL = ["--hidden", "4", "--batch", "3"]      # 784-4-10 on 3 real MNIST images
 
@@ -20,9 +22,11 @@ def test_selftest_command_exits_0_and_reports_every_bug_caught():
     for bug in ("wrong sigmoid derivative", "dropped bias gradient",
                 "transposed weight gradient", "missing 1/batch factor",
                 "relu derivative wrong at its kink", "gradients swapped between layers"):
-        line = next(l for l in out.splitlines() if bug in l)
-        assert line.startswith("[caught]")
-    assert out.count("worst element") == 12          # each bug, both modes
+        lines = [line for line in out.splitlines() if bug in line]
+        assert len(lines) == len(TWINS)
+        assert all(line.startswith(("[caught]", "[n/a]")) for line in lines)
+    # each applicable bug (derivative bugs are n/a for autodiff), both modes
+    assert out.count("worst element") == 2 * (6 * len(TWINS) - 2)
     assert "FALSE ALARM" not in out and "MISSED" not in out
     assert out.strip().splitlines()[-1].startswith("PASS")
 
@@ -31,7 +35,8 @@ def test_selftest_json_names_the_tensor_and_worst_element(capsys):
     assert main(["gradcheck", "--selftest", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["passed"]
-    transposed = next(b for b in report["bugs"] if b["name"] == "transposed weight gradient")
+    transposed = next(b for b in report["bugs"] if b["name"] == "transposed weight gradient"
+                      and b["twin"] == "buffered")
     assert transposed["full_failed"] == ["W2"] and transposed["caught"]
     row = transposed["rows"][0]
     assert row["tensor"] == "W2" and len(row["worst"]) == 2
@@ -43,24 +48,42 @@ def test_gradcheck_passes_and_explains_itself_on_the_correct_twins(capsys):
     out = capsys.readouterr().out
     assert "network  784-4-10 (3,190 parameters)" in out
     assert "rule" in out and "Richardson" in out
-    for oracle in ("manual vs FD", "autodiff vs FD", "manual vs autodiff"):
+    for oracle in ("manual vs FD", "buffered vs FD", "autodiff vs FD", "manual vs buffered",
+                   "manual vs autodiff", "buffered vs autodiff"):
         assert oracle in out
-    assert out.strip().splitlines()[-1].startswith("PASS: all 15 checks passed")
+    # 3 twins vs FD and 3 pairs, 5 rows each (loss, W1, b1, W2, b2)
+    assert out.strip().splitlines()[-1].startswith("PASS: all 30 checks passed")
 
 
+@pytest.mark.parametrize("twin", sorted(TWINS))
 @pytest.mark.parametrize("mode", ["full", "fast", "complex"])
-def test_gradcheck_exits_1_when_manual_is_monkeypatched_broken(monkeypatch, capsys, mode):
-    correct = manual.loss_and_grads
+def test_gradcheck_exits_1_when_any_twin_is_broken(monkeypatch, capsys, mode, twin):
+    correct = TWINS[twin].loss_and_grads
 
     def dropped_bias(params, X, y, activation="tanh"):
         loss, grads = correct(params, X, y, activation)
         return loss, [(dW, 0 * db) for dW, db in grads]
 
-    monkeypatch.setattr(manual, "loss_and_grads", dropped_bias)
+    monkeypatch.setattr(TWINS[twin], "loss_and_grads", dropped_bias)
     assert main(["gradcheck", "--activation", "sigmoid", "--mode", mode, *SMALL]) == 1
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("FAIL")
-    assert "sigmoid manual vs" in last and "b1" in last
+    assert f"sigmoid {twin} vs" in last and "b1" in last
+
+
+def test_a_wrong_in_place_derivative_fails_the_default_suite(monkeypatch, capsys):
+    """The buffered twin's own code path is checked: break only its in-place tanh'."""
+    act = manual.ACTIVATIONS["tanh"]
+
+    def off_by_a_little(z, keep, out):
+        act.deriv_into(z, keep, out)
+        out *= 1 + 1e-6
+
+    monkeypatch.setitem(manual.ACTIVATIONS, "tanh",
+                        dataclasses.replace(act, deriv_into=off_by_a_little))
+    assert main(["gradcheck", "--activation", "tanh", *SMALL]) == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "tanh buffered vs FD W1" in last and "tanh manual vs FD" not in last
 
 
 def test_gradcheck_json_is_complete_and_parseable(capsys, tmp_path):

@@ -1,10 +1,11 @@
-"""Hypothesis properties of the two twins' gradients.
+"""Hypothesis properties of every registered twin's gradients.
 
 Over random architectures (1-4 weight layers, widths 1-32), batch sizes 1-16,
 every activation, every initialisation and inputs from 1e-3 to 100 in size,
 in float64:
 
-* manual == autodiff, and each == central finite differences;
+* every twin == autodiff (the independent oracle), and each twin == central
+  finite differences;
 * softmax cross-entropy: dL/dlogits rows sum to 0; L is unchanged by adding
   a constant to a row of logits;
 * the batch gradient is the mean of the per-example gradients, and does not
@@ -36,13 +37,13 @@ from hypothesis import strategies as st
 import autodiff
 import manual
 from compare.common.init import INITS, init_params
+from compare.twins import TWINS
 from manual.layers import activation_backward, affine_backward
 
 EPS = np.finfo(np.float64).eps
 ACTIVATIONS = tuple(sorted(manual.ACTIVATIONS))
 KINKED = tuple(name for name in ACTIVATIONS if manual.ACTIVATIONS[name].kink is not None)
 SCALES = (1e-3, 1e-1, 1.0, 10.0, 100.0)
-TWINS = (manual, autodiff)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ def make_problem(case):
     return params, X, y
 
 
+def loss_and_grads(twin, params, X, y, activation):
+    """``twin``'s loss and gradients, the gradients copied (a twin may reuse its buffers)."""
+    loss, grads = twin.loss_and_grads(params, X, y, activation)
+    return loss, [(np.array(dW), np.array(db)) for dW, db in grads]
+
+
 def rng_for(case, stream):
     """A generator for the test's own draws, determined by the case (for replay)."""
     return np.random.default_rng([case.seed, stream])
@@ -111,6 +118,13 @@ def abs_backward(params, X, activation, upstream):
         out[k] = (np.abs(x).T @ dz, dz.sum(axis=0))
         dA = dz @ np.abs(W).T
     return out
+
+
+def forward_scale(params, X, activation):
+    """The largest sum of |terms| of any pre-activation: max over layers of |x| @ |W| + |b|."""
+    _, cache = manual.forward_cache(params, X, activation)
+    return max(float(np.max(np.abs(x) @ np.abs(W) + np.abs(b)))
+               for ((x, W), _), (_, b) in zip(cache, params))
 
 
 def assert_close_per_tensor(got, want, bounds, what=""):
@@ -152,8 +166,8 @@ def logits_loss(twin, logits, y):
     loss_and_grads gives the loss of the logits and dW = I^T dL/dlogits.
     """
     batch, n_classes = logits.shape
-    loss, [(dW, _)] = twin.loss_and_grads([(logits, np.zeros(n_classes))], np.eye(batch), y,
-                                          activation="identity")
+    loss, [(dW, _)] = loss_and_grads(twin, [(logits, np.zeros(n_classes))], np.eye(batch), y,
+                                     "identity")
     return loss, dW
 
 
@@ -168,28 +182,41 @@ def mean_cross_entropy(logits, y):
 
 @settings(print_blob=True)
 @given(cases())
-def test_manual_matches_autodiff_for_every_activation(case):
+def test_every_twin_matches_autodiff_for_every_activation(case):
     params, X, y = make_problem(case)
     for activation in ACTIVATIONS:
-        loss_m, grads_m = manual.loss_and_grads(params, X, y, activation)
-        loss_a, grads_a = autodiff.loss_and_grads(params, X, y, activation)
+        loss_a, grads_a = loss_and_grads(autodiff, params, X, y, activation)
         logits = manual.forward(params, X, activation)
-        z_max = np.max(np.abs(logits))
-        # L = mean(lse - z_y) subtracts numbers of size max|z|: its absolute
-        # error is a few eps * max|z| whatever |L| is.
-        assert abs(loss_m - loss_a) <= 1e-10 * abs(loss_a) + 8 * EPS * z_max, activation
-        # Gradients: two independent float64 evaluations of the same sums.
-        # (1) Each entry's rounding error is ~depth * width * eps ~ 1e-14 of
-        #     its sum of |terms|; allow 1e-10 of it (room for nothing wrong: a
-        #     wrong formula is >= 1e-3 off).
-        # (2) dL/dlogits itself is only known to an absolute ~(4 max|z| + 6) eps / B
-        #     per entry in each twin: softmax from log-softmax carries the
-        #     rounding of z - max z, and p - 1 for p near 1 keeps no more than
-        #     eps absolute. Propagate both through |backward|.
-        batch = len(y)
-        upstream = 1e-10 * np.abs(softmax_gradient(logits, y)) + 2 * (4 * z_max + 6) * EPS / batch
-        bounds = [float(np.max(t)) for t in flat(abs_backward(params, X, activation, upstream))]
-        assert_close_per_tensor(grads_m, grads_a, bounds, what=activation)
+        for name, twin in TWINS.items():
+            if twin is not autodiff:
+                _check_against_autodiff(name, twin, params, X, y, activation, logits,
+                                        loss_a, grads_a)
+
+
+def _check_against_autodiff(name, twin, params, X, y, activation, logits, loss_a, grads_a):
+    """One twin against autodiff: logits, loss and gradients."""
+    loss_m, grads_m = loss_and_grads(twin, params, X, y, activation)
+    # Logits: each layer's sums of <= 32 products (plus a rounding of g of a few
+    # eps, as the buffered twin's in-place tanh has) err by <= ~40 eps of their
+    # sum of |terms|; allow 64 eps of the largest such sum, per layer.
+    bound = 64 * len(params) * EPS * forward_scale(params, X, activation)
+    assert np.max(np.abs(twin.forward(params, X, activation) - logits)) <= bound, name
+    z_max = np.max(np.abs(logits))
+    # L = mean(lse - z_y) subtracts numbers of size max|z|: its absolute
+    # error is a few eps * max|z| whatever |L| is.
+    assert abs(loss_m - loss_a) <= 1e-10 * abs(loss_a) + 8 * EPS * z_max, (name, activation)
+    # Gradients: two independent float64 evaluations of the same sums.
+    # (1) Each entry's rounding error is ~depth * width * eps ~ 1e-14 of
+    #     its sum of |terms|; allow 1e-10 of it (room for nothing wrong: a
+    #     wrong formula is >= 1e-3 off).
+    # (2) dL/dlogits itself is only known to an absolute ~(4 max|z| + 6) eps / B
+    #     per entry in each twin: softmax from log-softmax carries the
+    #     rounding of z - max z, and p - 1 for p near 1 keeps no more than
+    #     eps absolute. Propagate both through |backward|.
+    batch = len(y)
+    upstream = 1e-10 * np.abs(softmax_gradient(logits, y)) + 2 * (4 * z_max + 6) * EPS / batch
+    bounds = [float(np.max(t)) for t in flat(abs_backward(params, X, activation, upstream))]
+    assert_close_per_tensor(grads_m, grads_a, bounds, what=f"{name} {activation}")
 
 
 def _near_kink(params, X, activation, tensor, direction, step):
@@ -223,8 +250,8 @@ def test_each_twin_matches_central_differences_for_every_activation(case):
     n_tensors = 2 * len(params)
     directions = [rng.standard_normal(t.shape) for t in flat(params)]
     for activation in ACTIVATIONS:
-        for twin in TWINS:
-            _, grads = twin.loss_and_grads(params, X, y, activation)
+        for name, twin in TWINS.items():
+            _, grads = loss_and_grads(twin, params, X, y, activation)
             logits = twin.forward(params, X, activation)
 
             def loss_along(tensor, t):
@@ -243,7 +270,7 @@ def test_each_twin_matches_central_differences_for_every_activation(case):
                 z_max = max(1.0, float(np.max(np.abs(logits))))
                 step = np.cbrt(EPS * z_max) / max(speed, 1.0)
                 if activation in KINKED and _near_kink(params, X, activation, tensor, v, 2 * step):
-                    note(f"{activation}/{twin.__name__}: tensor {tensor} skipped, a pre-activation "
+                    note(f"{activation}/{name}: tensor {tensor} skipped, a pre-activation "
                          f"lies within the stencil of the kink")
                     continue
                 d1 = (loss_along(tensor, step) - loss_along(tensor, -step)) / (2 * step)
@@ -261,7 +288,7 @@ def test_each_twin_matches_central_differences_for_every_activation(case):
                 # finding (wrong g', lost 1/B, swapped terms) is >= 1e-3 off.
                 tol = truncation + rounding + 1e-9 * abs(exact)
                 assert abs(d1 - exact) <= tol, (
-                    f"{twin.__name__} {activation}: tensor {tensor} <grad, v> = {exact!r}, "
+                    f"{name} {activation}: tensor {tensor} <grad, v> = {exact!r}, "
                     f"central difference {d1!r} (h = {step:.3g}, tolerance {tol:.3g})")
 
 
@@ -274,8 +301,8 @@ def test_softmax_cross_entropy_gradient_rows_sum_to_zero(case):
     logits = manual.forward(params, X, case.activation)
     batch, n_classes = logits.shape
     for name, dlogits in (("manual.SoftmaxCrossEntropy", manual.SoftmaxCrossEntropy.delta(logits, y)),
-                          ("manual", logits_loss(manual, logits, y)[1]),
-                          ("autodiff", logits_loss(autodiff, logits, y)[1])):
+                          *((name, logits_loss(twin, logits, y)[1])
+                            for name, twin in TWINS.items())):
         # Row b is (softmax(z_b) - onehot(y_b)) / B. The computed softmax sums
         # to 1 within ~(C + 2) eps (C rounded exps and their sum; the log-sum-exp
         # error weighs in only through sum p log p <= log C <= C).
@@ -292,22 +319,22 @@ def test_loss_is_unchanged_by_adding_a_constant_to_a_row_of_logits(case, log_shi
     shift = (-1.0 if negative else 1.0) * 10.0 ** log_shift
     shifted = logits.copy()
     shifted[row] += shift
-    for twin in TWINS:
+    for name, twin in TWINS.items():
         loss, dlogits = logits_loss(twin, logits, y)
         loss_s, dlogits_s = logits_loss(twin, shifted, y)
         # Adding c rounds each entry of the row by <= eps |z + c| and the row's
         # log-softmax moves by <= 2 eps max|z + c|; L (a mean over rows of a
         # 1-Lipschitz function of log-softmax) moves by at most that.
         tol = 4 * EPS * (np.max(np.abs(logits)) + abs(shift)) + 4 * EPS * abs(loss)
-        assert abs(loss_s - loss) <= tol, (twin.__name__, loss, loss_s, shift)
-        assert np.max(np.abs(dlogits_s - dlogits)) <= tol, twin.__name__
+        assert abs(loss_s - loss) <= tol, (name, loss, loss_s, shift)
+        assert np.max(np.abs(dlogits_s - dlogits)) <= tol, name
 
 
 # ------------------------------------------------------------------- the batch
 
 def _per_example_grads(twin, params, X, y, activation):
     """List over the batch of each single example's grads."""
-    return [twin.loss_and_grads(params, X[i:i + 1], y[i:i + 1], activation)[1]
+    return [loss_and_grads(twin, params, X[i:i + 1], y[i:i + 1], activation)[1]
             for i in range(len(X))]
 
 
@@ -315,8 +342,8 @@ def _per_example_grads(twin, params, X, y, activation):
 @given(cases())
 def test_batch_gradient_is_the_mean_of_per_example_gradients(case):
     params, X, y = make_problem(case)
-    for twin in TWINS:
-        _, grads = twin.loss_and_grads(params, X, y, case.activation)
+    for name, twin in TWINS.items():
+        _, grads = loss_and_grads(twin, params, X, y, case.activation)
         per_example = _per_example_grads(twin, params, X, y, case.activation)
         mean = [(np.mean([g[k][0] for g in per_example], axis=0),
                  np.mean([g[k][1] for g in per_example], axis=0)) for k in range(len(params))]
@@ -325,7 +352,7 @@ def test_batch_gradient_is_the_mean_of_per_example_gradients(case):
         # |terms| (abs_backward); 1e-11 of it leaves 100x room.
         logits = manual.forward(params, X, case.activation)
         bounds = rounding_bounds(params, X, case.activation, softmax_gradient(logits, y), 1e-11)
-        assert_close_per_tensor(grads, mean, bounds, what=f"{twin.__name__} {case.activation}")
+        assert_close_per_tensor(grads, mean, bounds, what=f"{name} {case.activation}")
 
 
 @settings(print_blob=True)
@@ -333,13 +360,13 @@ def test_batch_gradient_is_the_mean_of_per_example_gradients(case):
 def test_permuting_the_batch_leaves_gradients_unchanged(case):
     params, X, y = make_problem(case)
     perm = rng_for(case, 4).permutation(len(X))
-    for twin in TWINS:
-        loss, grads = twin.loss_and_grads(params, X, y, case.activation)
-        loss_p, grads_p = twin.loss_and_grads(params, X[perm], y[perm], case.activation)
+    for name, twin in TWINS.items():
+        loss, grads = loss_and_grads(twin, params, X, y, case.activation)
+        loss_p, grads_p = loss_and_grads(twin, params, X[perm], y[perm], case.activation)
         logits = manual.forward(params, X, case.activation)
         # The same sums in another order: the rounding bound of the test above.
         bounds = rounding_bounds(params, X, case.activation, softmax_gradient(logits, y), 1e-11)
-        assert_close_per_tensor(grads_p, grads, bounds, what=f"{twin.__name__} {case.activation}")
+        assert_close_per_tensor(grads_p, grads, bounds, what=f"{name} {case.activation}")
         assert abs(loss_p - loss) <= 1e-12 * abs(loss) + 8 * EPS * np.max(np.abs(logits))
 
 
@@ -415,7 +442,8 @@ def test_backward_twice_is_bit_identical(case):
     for (aff, z), (aff0, z0) in zip(cache, cache_before):
         assert all(a.tobytes() == a0.tobytes() for a, a0 in zip(aff, aff0))
         assert (z is None and z0 is None) or z.tobytes() == z0.tobytes()
-    for twin in TWINS:
-        (l1, g1), (l2, g2) = (twin.loss_and_grads(params, X, y, case.activation) for _ in range(2))
+    for twin in TWINS.values():
+        (l1, g1), (l2, g2) = (loss_and_grads(twin, params, X, y, case.activation)
+                              for _ in range(2))
         assert l1 == l2
         assert all(a.tobytes() == b.tobytes() for a, b in zip(flat(g1), flat(g2)))

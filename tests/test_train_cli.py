@@ -15,6 +15,7 @@ import compare.data.load
 from compare.cli.app import build_parser, main
 from compare.cli.train import _config_and_twins
 from compare.train.trainer import TrainConfig
+from compare.twins import TWINS
 
 TINY = ["--hidden", "6", "--batch-size", "16", "--epochs", "2", "--seed", "1"]
 
@@ -44,23 +45,34 @@ def test_train_writes_config_metrics_checkpoint_and_curves(blobs, tmp_path, caps
     assert {p.name for p in out.iterdir()} == {
         "config.json", "metrics.json", "checkpoint.npz", "curves.png"}
     metrics = json.loads((out / "metrics.json").read_text())
-    assert list(metrics) == ["manual"]
-    assert [e["epoch"] for e in metrics["manual"]] == [1, 2]
-    assert set(metrics["manual"][0]) == {
+    assert list(metrics) == ["buffered"]                    # the default twin
+    assert [e["epoch"] for e in metrics["buffered"]] == [1, 2]
+    assert set(metrics["buffered"][0]) == {
         "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "lr"}
     config = json.loads((out / "config.json").read_text())
-    assert config["twins"] == ["manual"] and config["config"]["hidden"] == [6]
+    assert config["twins"] == ["buffered"] and config["config"]["hidden"] == [6]
     assert "epoch   2/2" in stdout and "test accuracy" in stdout
 
 
-def test_compare_records_both_twins_and_their_parameter_difference(blobs, tmp_path, capsys):
+def test_compare_records_every_twin_and_their_parameter_difference(blobs, tmp_path, capsys):
     out = tmp_path / "cmp"
     code, _, _ = run_cli(["compare", *TINY, "--out", str(out), "--quiet"], capsys)
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert list(metrics) == ["manual", "autodiff"]
+    assert list(metrics) == list(TWINS)
     for twin in metrics:
         assert all(0 <= e["max_param_diff"] <= 1e-10 for e in metrics[twin])
+
+
+def test_compare_takes_the_twins_it_is_given(blobs, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code, _, _ = run_cli(["compare", *TINY, "--twins", "autodiff,manual", "--out", str(out),
+                          "--quiet"], capsys)
+    assert code == 0
+    assert list(json.loads((out / "metrics.json").read_text())) == ["autodiff", "manual"]
+    code, _, err = run_cli(["compare", *TINY, "--twins", "manual,jax", "--quiet",
+                            "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "unknown twin 'jax'" in err and err.count("\n") == 1
 
 
 def test_train_autodiff_twin_alone(blobs, tmp_path, capsys):
@@ -110,7 +122,6 @@ def test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run(
     assert run_cli(["compare", *TINY, "--epochs", "3", "--out", str(whole), "--quiet"],
                    capsys)[0] == 0
 
-    # Intercepted on the autodiff twin: the manual one trains through its workspace.
     real = autodiff.loss_and_grads
     calls = {"n": 0}
 
@@ -133,7 +144,7 @@ def test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run(
         return without_seconds(json.loads((run / "metrics.json").read_text()))
     assert metrics(cut) == metrics(whole)
     with np.load(cut / "checkpoint.npz") as a, np.load(whole / "checkpoint.npz") as b:
-        assert all(np.array_equal(a[k], b[k]) for k in a.files if k.startswith(("manual", "auto")))
+        assert all(np.array_equal(a[k], b[k]) for k in a.files if k.startswith(tuple(TWINS)))
 
 
 def test_resume_with_a_changed_option_exits_2(blobs, tmp_path, capsys):
@@ -166,7 +177,7 @@ def test_hidden_repeats_and_full_batch(blobs, tmp_path, capsys):
 def test_options_left_out_give_the_papers_best_setting(tmp_path):
     args = build_parser().parse_args(["train"])
     cfg, twins = _config_and_twins(args, "train", tmp_path)
-    assert cfg == TrainConfig() and twins == ("manual",)
+    assert cfg == TrainConfig() and twins == ("buffered",)
     assert (cfg.activation, cfg.hidden, cfg.batch_size, cfg.schedule) == (
         "tanh", (100,), 250, "decay")
 
@@ -177,7 +188,7 @@ def test_train_on_a_slice_of_real_mnist_learns(tmp_path, capsys):
     code, _, _ = run_cli(["train", "--train-subset", "2000", "--test-subset", "500", "--batch-size", "50",
                           "--epochs", "2", "--out", str(out), "--quiet"], capsys)
     assert code == 0
-    last = json.loads((out / "metrics.json").read_text())["manual"][-1]
+    last = json.loads((out / "metrics.json").read_text())["buffered"][-1]
     assert last["test_acc"] > 0.8
 
 

@@ -14,6 +14,7 @@ import pytest
 import autodiff
 import manual
 from compare.common.errors import ConfigError, DataError, DivergenceError
+from compare.common.init import init_params
 from compare.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from compare.train.curves import plot_run
 from compare.train.evaluate import evaluate
@@ -25,6 +26,7 @@ from compare.train.trainer import (
     max_param_diff,
     run_training,
 )
+from compare.twins import TWINS
 
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "lr"}
 
@@ -225,7 +227,7 @@ def test_single_twin_run_has_no_parameter_difference(blobs):
 
 def count_steps(monkeypatch, twin):
     """Wrap ``twin.loss_and_grads`` to record every batch size it is given."""
-    module = {"manual": manual, "autodiff": autodiff}[twin]
+    module = TWINS[twin]
     real = module.loss_and_grads
     sizes = []
 
@@ -362,24 +364,41 @@ def test_progress_bar_stays_quiet_when_stderr_is_not_a_terminal(blobs, capsys):
 
 @pytest.mark.parametrize("batch_size", [1, 7, 50, None])
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
-def test_fast_path_trains_to_the_plain_paths_parameters(blobs, batch_size, activation):
-    """The workspace the trainer uses equals manual.loss_and_grads + SGD to 1e-12."""
+def test_every_registered_twin_trains_to_the_same_parameters(blobs, batch_size, activation):
+    """In lockstep, every twin of the registry ends an epoch within 1e-12 of the others."""
     cfg = tiny(epochs=1, batch_size=batch_size, activation=activation,
                lr=0.05 if batch_size == 1 else 0.5)
-    fast = run_training(cfg, twins=("manual",), data=blobs, fast=True)
-    plain = run_training(cfg, twins=("manual",), data=blobs, fast=False)
-    for (Wf, bf), (Wp, bp) in zip(fast.params["manual"], plain.params["manual"]):
-        np.testing.assert_allclose(Wf, Wp, rtol=0, atol=1e-12)
-        np.testing.assert_allclose(bf, bp, rtol=0, atol=1e-12)
-    f, p = fast.metrics["manual"][0], plain.metrics["manual"][0]
-    assert f["test_acc"] == p["test_acc"]
-    assert abs(f["train_loss"] - p["train_loss"]) < 1e-12
+    result = run_training(cfg, twins=tuple(TWINS), data=blobs)
+    assert set(result.params) == set(TWINS)
+    assert result.metrics["manual"][0]["max_param_diff"] <= 1e-12
+    assert len({m[0]["test_acc"] for m in result.metrics.values()}) == 1
+    start = init_params([blobs.x_train.shape[1], *cfg.hidden, blobs.n_classes],
+                        init=cfg.init, seed=cfg.seed)
+    assert max_param_diff(start, result.params["buffered"]) > 1e-3      # it did train
 
 
-def test_labels_outside_the_classes_are_refused_before_the_fast_path_trains(blobs):
-    """The workspace skips per-step checks in training, so the trainer checks labels once."""
+@pytest.mark.parametrize("twin", sorted(TWINS))
+def test_training_feels_a_twin_whose_gradients_are_zero(blobs, monkeypatch, twin):
+    """What trains is the registered twin's loss_and_grads: break it, and nothing is learnt."""
+    real = TWINS[twin].loss_and_grads
+
+    def zero_gradients(params, X, y, activation="tanh"):
+        loss, grads = real(params, X, y, activation=activation)
+        return loss, [(np.zeros_like(dW), np.zeros_like(db)) for dW, db in grads]
+
+    monkeypatch.setattr(TWINS[twin], "loss_and_grads", zero_gradients)
+    cfg = tiny(epochs=2)
+    broken = run_training(cfg, twins=(twin,), data=blobs)
+    start = init_params([blobs.x_train.shape[1], *cfg.hidden, blobs.n_classes],
+                        init=cfg.init, seed=cfg.seed)
+    assert_params_identical({twin: start}, broken.params)
+    untrained = evaluate(TWINS[twin].forward, start, blobs.x_test, blobs.y_test, cfg.activation)
+    assert broken.metrics[twin][-1]["test_acc"] == untrained[1]
+
+
+def test_labels_outside_the_classes_are_refused(blobs):
     bad = SimpleNamespace(**vars(blobs))
     bad.y_train = blobs.y_train.copy()
     bad.y_train[-1] = blobs.n_classes
     with pytest.raises(DataError, match=r"labels must lie in \[0, "):
-        run_training(tiny(), twins=("manual",), data=bad)
+        run_training(tiny(), twins=("buffered",), data=bad)

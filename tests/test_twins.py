@@ -1,4 +1,10 @@
-"""The two twins agree: hand-derived backprop against autograd, plus init and loss facts."""
+"""Every registered twin agrees with the autograd twin, plus init and loss facts.
+
+The autodiff twin is the oracle here (its gradients come from autograd, with
+no hand-written derivative); every other twin of ``compare.twins.TWINS`` is
+held to it. tests/test_oracle.py holds all of them, autodiff included, to
+oracles outside the project.
+"""
 
 import warnings
 
@@ -13,6 +19,7 @@ import autodiff
 import manual
 from compare.common.errors import ConfigError, DataError
 from compare.common.init import INITS, init_params, init_std
+from compare.twins import TWINS
 from manual.loss import SoftmaxCrossEntropy
 
 ACTIVATION_NAMES = sorted(manual.ACTIVATIONS)
@@ -75,25 +82,41 @@ def run_strict(fn, *args):
             return fn(*args)
 
 
+def copied(loss_and_grads, *args):
+    """(loss, grads) with the gradients copied: a twin may reuse its buffers."""
+    loss, grads = loss_and_grads(*args)
+    return loss, [(np.array(dW), np.array(db)) for dW, db in grads]
+
+
 def assert_twins_agree(params, X, y, activation, rtol):
-    """Both twins: same logits, loss and gradients (norm-relative per tensor)."""
-    logits_m = run_strict(manual.forward, params, X, activation)
+    """Every twin against autodiff: same logits, loss and gradients (norm-relative per tensor).
+
+    Returns:
+        {twin name: its gradients}.
+    """
     logits_a = run_strict(autodiff.forward, params, X, activation)
-    assert_close(logits_m, logits_a, rtol, "logits")
-    loss_m, grads_m = run_strict(manual.loss_and_grads, params, X, y, activation)
-    loss_a, grads_a = run_strict(autodiff.loss_and_grads, params, X, y, activation)
-    assert isinstance(loss_m, float) and isinstance(loss_a, float)
-    # the loss is a difference of logits, so it is known to rounding of the largest
-    assert_close(loss_m, loss_a, rtol, "loss", floor=np.abs(logits_m).max())
-    assert len(grads_m) == len(grads_a) == len(params)
+    loss_a, grads_a = run_strict(copied, autodiff.loss_and_grads, params, X, y, activation)
+    assert isinstance(loss_a, float)
     scales = natural_gradient_scale(params, X, activation)
-    for k, ((W, b), (dW_m, db_m), (dW_a, db_a), (sW, sb)) in enumerate(
-            zip(params, grads_m, grads_a, scales)):
-        assert dW_m.shape == dW_a.shape == W.shape
-        assert db_m.shape == db_a.shape == b.shape
-        assert_close(dW_m, dW_a, rtol, f"dW_{k}", floor=sW)
-        assert_close(db_m, db_a, rtol, f"db_{k}", floor=sb)
-    return grads_m, grads_a
+    grads = {"autodiff": grads_a}
+    for name, twin in TWINS.items():
+        if twin is autodiff:
+            continue
+        logits_m = run_strict(twin.forward, params, X, activation)
+        assert_close(logits_m, logits_a, rtol, f"{name} logits")
+        loss_m, grads_m = run_strict(copied, twin.loss_and_grads, params, X, y, activation)
+        assert isinstance(loss_m, float)
+        # the loss is a difference of logits, so it is known to rounding of the largest
+        assert_close(loss_m, loss_a, rtol, f"{name} loss", floor=np.abs(logits_m).max())
+        assert len(grads_m) == len(grads_a) == len(params)
+        for k, ((W, b), (dW_m, db_m), (dW_a, db_a), (sW, sb)) in enumerate(
+                zip(params, grads_m, grads_a, scales)):
+            assert dW_m.shape == dW_a.shape == W.shape
+            assert db_m.shape == db_a.shape == b.shape
+            assert_close(dW_m, dW_a, rtol, f"{name} dW_{k}", floor=sW)
+            assert_close(db_m, db_a, rtol, f"{name} db_{k}", floor=sb)
+        grads[name] = grads_m
+    return grads
 
 
 @st.composite
@@ -117,7 +140,7 @@ def problems(draw):
 
 @pytest.mark.parametrize("activation", ACTIVATION_NAMES)
 @given(problem=problems())
-def test_manual_matches_autodiff_for_every_activation(activation, problem):
+def test_every_twin_matches_autodiff_for_every_activation(activation, problem):
     params, X, y = problem
     assert_twins_agree(params, X, y, activation, RTOL64)
 
@@ -159,7 +182,7 @@ def test_kink_convention_agrees_when_preactivations_are_exactly_zero(activation)
     params = init_params([5, 4, 3], init="normal", seed=1)
     X = np.zeros((2, 5))
     y = np.array([0, 2])
-    grads_m, _ = assert_twins_agree(params, X, y, activation, RTOL64)
+    grads_m = assert_twins_agree(params, X, y, activation, RTOL64)["manual"]
     W1 = params[1][0]
     logits = np.zeros((2, 3))        # hidden output is 0, so logits = b1 = 0
     dA1 = SoftmaxCrossEntropy.delta(logits, y) @ W1.T
@@ -193,11 +216,11 @@ def test_float32_is_kept_and_agrees_to_single_precision(activation):
     params32 = init_params([20, 16, 8, 5], init="xavier", seed=4, dtype="float32")
     X = rng.random((7, 20))                       # float64 data, float32 network
     y = rng.integers(0, 5, size=7).astype(np.uint8)
-    for twin in (manual, autodiff):
+    for name, twin in TWINS.items():
         logits = run_strict(twin.forward, params32, X, activation)
         assert logits.dtype == np.float32
         _, grads = run_strict(twin.loss_and_grads, params32, X, y, activation)
-        assert all(g.dtype == np.float32 for pair in grads for g in pair), twin.__name__
+        assert all(g.dtype == np.float32 for pair in grads for g in pair), name
     assert_twins_agree(params32, X.astype(np.float32), y, activation, RTOL32)
     # and float32 tracks the float64 computation to single precision
     params64 = init_params([20, 16, 8, 5], init="xavier", seed=4, dtype="float64")
@@ -214,7 +237,7 @@ def test_loss_is_log_n_classes_for_zero_logits(n_classes):
     params = [(np.zeros((4, n_classes)), np.zeros(n_classes))]
     X = np.random.default_rng(0).standard_normal((3, 4))
     y = np.zeros(3, dtype=np.int32)
-    for twin in (manual, autodiff):
+    for twin in TWINS.values():
         loss, _ = twin.loss_and_grads(params, X, y, "identity")
         assert loss == pytest.approx(np.log(n_classes), rel=1e-15, abs=1e-15)
     expected = (np.full((3, n_classes), 1.0 / n_classes) - np.eye(n_classes)[y]) / 3
@@ -275,12 +298,15 @@ def test_sigmoid_and_softplus_match_their_textbook_formulas_where_those_are_safe
     np.testing.assert_allclose(manual.ACTIVATIONS["softplus"].fn(z), np.log1p(np.exp(z)), rtol=1e-14)
 
 
-def test_both_twins_offer_the_same_activations():
-    assert sorted(autodiff.ACTIVATION_NAMES) == ACTIVATION_NAMES
+def test_every_twin_offers_the_same_activations_and_the_whole_interface():
     assert ACTIVATION_NAMES == sorted(["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity"])
+    assert {"manual", "buffered", "autodiff"} <= set(TWINS)
+    for name, twin in TWINS.items():
+        assert sorted(twin.ACTIVATION_NAMES) == ACTIVATION_NAMES, name
+        assert callable(twin.forward) and callable(twin.loss_and_grads), name
 
 
-@pytest.mark.parametrize("twin", [manual, autodiff])
+@pytest.mark.parametrize("twin", TWINS.values(), ids=list(TWINS))
 def test_bad_activation_labels_or_shapes_raise_project_errors(twin):
     params = init_params([4, 3, 2], seed=0)
     X = np.ones((2, 4))

@@ -11,7 +11,7 @@
   adding up the gradients of a value used twice is timed on its own) and
   the SGD update W -= lr dW.
 
-and sets it beside the manual twin's fast path (``manual.Workspace``). The
+and sets it beside the buffered twin's step (``manual.buffered``). The
 *floor*, forward pass plus rules, is what an autodiff step would cost if
 tracing and bookkeeping were free; its ratio to the manual step says how
 close autograd's own derivative rules can come without a hand-written one.
@@ -36,7 +36,7 @@ from compare.bench.candidates import fresh_params
 from compare.bench.run import synthetic_data
 from compare.common.errors import ConfigError
 
-# The speed issue's bound on autodiff / manual fast path at batch 250.
+# The goal for autodiff / buffered at batch 250 (compare.bench.targets).
 TARGET_RATIO = 1.3
 
 
@@ -145,34 +145,27 @@ def profile_autodiff(cfg, say=None):
         cfg: ProfileConfig.
         say: optional callable(str) for progress lines.
     Returns:
-        dict: ``config``; ``manual_fast_ms``, ``autodiff_ms``, ``forward_ms``
+        dict: ``config``; ``buffered_ms``, ``autodiff_ms``, ``forward_ms``
         (medians over repeats); ``rules`` (name, calls per step, ms per step;
         largest first), ``rules_ms``, ``accumulate_ms``, ``floor_ms``,
-        ``tracing_and_bookkeeping_ms``; ``ratios`` to the manual fast path;
+        ``tracing_and_bookkeeping_ms``; ``ratios`` to the buffered twin;
         ``target``.
     """
-    import autodiff
-    from autodiff.network import _activation, _flat, _mean_cross_entropy
-    from compare.train.trainer import PlainStepper
-    from manual.workspace import Workspace
+    from compare.train.sgd import SGD
+    from compare.twins import get_twin
 
     say = say or (lambda message: None)
     sizes = list(cfg.sizes)
     X, y = synthetic_data(cfg.batch_size * cfg.steps, sizes[0], sizes[-1], cfg.dtype, cfg.seed)
     batches = np.arange(len(y)).reshape(cfg.steps, cfg.batch_size)
-    g = _activation(cfg.activation)
-    ws = Workspace(sizes, cfg.activation, cfg.batch_size, cfg.dtype)
-    manual_params = fresh_params(sizes, cfg.dtype, cfg.seed)
+    buffered_params = fresh_params(sizes, cfg.dtype, cfg.seed)
     auto_params = fresh_params(sizes, cfg.dtype, cfg.seed)
+    buffered, autodiff = SGD(get_twin("buffered"), cfg.activation), get_twin("autodiff")
+    stepper = SGD(autodiff, cfg.activation)             # as the trainer steps it
 
-    def manual_run():
-        # as sgd_epoch steps it: small batches keep the first layer's update
-        # pending across steps (manual.workspace), flushed once at the end
+    def buffered_run():
         for idx in batches:
-            ws.step(manual_params, X[idx], y[idx], cfg.lr, flush=False, check=False)
-        ws.flush(manual_params)
-
-    stepper = PlainStepper(autodiff, cfg.activation)     # as the trainer steps it
+            buffered.step(buffered_params, X[idx], y[idx], cfg.lr)
 
     def autodiff_run():
         for idx in batches:
@@ -180,9 +173,9 @@ def profile_autodiff(cfg, say=None):
 
     def forward_run():
         for idx in batches:
-            _mean_cross_entropy(*_flat(auto_params), X[idx], y[idx], g)
+            autodiff.loss(auto_params, X[idx], y[idx], cfg.activation)  # type: ignore[attr-defined]
 
-    runs = {"manual_fast": manual_run, "autodiff": autodiff_run, "forward": forward_run}
+    runs = {"buffered": buffered_run, "autodiff": autodiff_run, "forward": forward_run}
     times = {name: [] for name in runs}
     seconds, calls = defaultdict(float), Counter()
     for run in runs.values():
@@ -204,14 +197,14 @@ def profile_autodiff(cfg, say=None):
     medians = {name: float(np.median(values)) for name, values in times.items()}
     rules_ms = sum(ms.values())
     floor = medians["forward"] + rules_ms
-    manual = medians["manual_fast"]
+    manual = medians["buffered"]
     nodes = sum(rule["calls_per_step"] for rule in rules)   # one rule call per traced node
     overhead = medians["autodiff"] - floor
     per_node = tracing_cost_per_node_us()
     lowest = floor + nodes * per_node / 1e3     # rules as they are, tracing at its bare cost
     return {
         "config": asdict(cfg),
-        "manual_fast_ms": manual, "autodiff_ms": medians["autodiff"],
+        "buffered_ms": manual, "autodiff_ms": medians["autodiff"],
         "forward_ms": medians["forward"], "times_ms": times,
         "rules": rules, "rules_ms": rules_ms, "accumulate_ms": accumulate,
         "floor_ms": floor,
@@ -222,10 +215,10 @@ def profile_autodiff(cfg, say=None):
         "overhead_allowed_ms": TARGET_RATIO * manual - floor,
         "bare_tracing_per_node_us": per_node,
         "lowest_ms": lowest,
-        "ratios": {"autodiff/manual_fast": medians["autodiff"] / manual,
-                   "floor/manual_fast": floor / manual,
-                   "lowest/manual_fast": lowest / manual},
-        "target": {"ratio": "autodiff/manual_fast", "bound": TARGET_RATIO,
+        "ratios": {"autodiff/buffered": medians["autodiff"] / manual,
+                   "floor/buffered": floor / manual,
+                   "lowest/buffered": lowest / manual},
+        "target": {"ratio": "autodiff/buffered", "bound": TARGET_RATIO,
                    "met": medians["autodiff"] / manual <= TARGET_RATIO,
                    "floor_within_bound": floor / manual <= TARGET_RATIO,
                    "lowest_within_bound": lowest / manual <= TARGET_RATIO},
@@ -235,13 +228,13 @@ def profile_autodiff(cfg, say=None):
 def format_profile(profile):
     """The readable lines of one profile (str, ending in a newline)."""
     c = profile["config"]
-    manual = profile["manual_fast_ms"]
+    manual = profile["buffered_ms"]
     ratio = lambda v: f"{v / manual:5.2f}x"
     sizes = "-".join(str(n) for n in c["sizes"])
     lines = [
         f"autodiff step, {sizes} {c['activation']}, batch {c['batch_size']}, {c['dtype']} "
         f"(ms per step, median of {c['repeats']} runs of {c['steps']} steps)",
-        f"  manual twin, fast path              {manual:7.3f}  {ratio(manual)}",
+        f"  buffered twin, whole step           {manual:7.3f}  {ratio(manual)}",
         f"  autodiff twin, whole step           {profile['autodiff_ms']:7.3f}  "
         f"{ratio(profile['autodiff_ms'])}",
         f"    forward pass, untraced            {profile['forward_ms']:7.3f}",
@@ -264,7 +257,7 @@ def format_profile(profile):
     lines.append(f"  {lowest:<36s}{profile['lowest_ms']:7.3f}  {ratio(profile['lowest_ms'])}")
     lines.append("    (autograd's bare cost of a node, measured on 3-element arrays)")
     t = profile["target"]
-    verdict = f"  target autodiff/manual_fast <= {t['bound']}: " + ("met" if t["met"] else "missed")
+    verdict = f"  target autodiff/buffered <= {t['bound']}: " + ("met" if t["met"] else "missed")
     if not t["floor_within_bound"]:
         verdict += "; the floor alone is beyond it"
     elif not t["lowest_within_bound"]:

@@ -10,11 +10,11 @@ Shapes: data X (N, n_0) of the candidate's dtype, y (N,) int64; sizes
 ``[n_0, ..., n_K]``; each batch an int64 index array of at most B rows.
 """
 
-import importlib
-
 import numpy as np
 
 from compare.common.init import init_params
+from compare.train.sgd import SGD
+from compare.twins import get_twin
 
 
 def flops_per_sample(sizes):
@@ -38,40 +38,26 @@ def fresh_params(sizes, dtype, seed):
     return init_params(sizes, init="xavier", seed=seed, dtype=dtype)
 
 
-def make_twin_plain(twin, X, y, sizes, activation, lr, seed, batch_size):
-    """A twin's step as the trainer takes it: gather into a buffer, then the
-    trainer's own plain stepper (loss_and_grads, W -= lr dW).
+def make_twin(twin, X, y, sizes, activation, lr, seed, batch_size):
+    """A registered twin's step exactly as the trainer takes it: gather into a
+    buffer, then ``compare.train.sgd.SGD`` (the twin's loss_and_grads, then
+    W -= lr dW).
 
     Args:
-        twin: "manual" or "autodiff" (imported by name, like the trainer does).
+        twin: name of a registered twin (compare.twins.TWINS).
         X, y: (N, n_0) data of the run's dtype and (N,) labels.
         sizes, activation, lr, seed: the network, its activation, the
             learning rate and the parameters' seed.
         batch_size: the largest batch (rows of the gather buffer).
     """
-    from compare.train.trainer import PlainStepper
-
-    stepper = PlainStepper(importlib.import_module(twin), activation)
+    stepper = SGD(get_twin(twin), activation)
     params = fresh_params(sizes, X.dtype, seed)
     gathered = np.empty((batch_size, X.shape[1]), X.dtype)
 
     def run(batches):
         for idx in batches:
             xb = np.take(X, idx, axis=0, out=gathered[:len(idx)], mode="clip")
-            float(stepper.step(params, xb, y[idx], lr))
-
-    return run
-
-
-def make_manual_fast(X, y, sizes, activation, lr, seed, batch_size):
-    """The manual twin's workspace path (manual.workspace.sgd_epoch)."""
-    from manual.workspace import Workspace, sgd_epoch
-
-    params = fresh_params(sizes, X.dtype, seed)
-    ws = Workspace(sizes, activation, batch_size, X.dtype)
-
-    def run(batches):
-        sgd_epoch(params, X, y, batches, lr, ws)
+            stepper.step(params, xb, y[idx], lr)
 
     return run
 

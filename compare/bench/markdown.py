@@ -11,8 +11,8 @@ import json
 from compare.bench.targets import per_repeat_range
 from compare.common.errors import ConfigError
 
-COLUMNS = (("manual_fast", "fast path"), ("manual_plain", "plain path"),
-           ("autodiff", "autodiff"), ("torch_eager", "PyTorch eager"))
+COLUMNS = (("buffered", "buffered"), ("manual", "manual"), ("autodiff", "autodiff"),
+           ("numpy_script", "numpy script"), ("torch_eager", "PyTorch eager"))
 
 
 def load_results(paths):

@@ -1,6 +1,6 @@
 """The readable table ``twinprop bench`` prints, built from the results dict."""
 
-ORDER = ("manual_fast", "manual_plain", "autodiff", "torch_eager")
+ORDER = ("buffered", "manual", "autodiff", "numpy_script", "torch_eager")
 # A 1-minute load average from this much on means other work shared the CPUs
 # (used only where the CPUs' own counters are missing).
 BUSY_LOAD = 1.0
@@ -83,9 +83,9 @@ def _config_lines(c):
         f"GFLOP per epoch; matmul limit {limit['seconds']:.3f} s = {limit['gflops']:.1f} GFLOP/s "
         f"measured with {how})",
         f"  {'candidate':40s} {'median s':>9s} {'min-max s':>15s} {'x limit':>8s} "
-        f"{'% matmul':>8s} {'GFLOP/s':>8s} {'x fast path':>11s}",
+        f"{'% matmul':>8s} {'GFLOP/s':>8s} {'x buffered':>11s}",
     ]
-    fast = c["candidates"].get("manual_fast")
+    fast = c["candidates"].get("buffered")
     for name in ORDER:
         cand = c["candidates"].get(name)
         if cand is None:
@@ -99,7 +99,7 @@ def _config_lines(c):
 
 
 def _target_lines(targets):
-    lines = ["", "targets (issue 6), from the medians above"]
+    lines = ["", "targets, from the medians above"]
     for t in targets:
         if t["met"] is None:
             mark, value = "n/a   ", "not measured in this run"

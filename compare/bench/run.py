@@ -1,9 +1,10 @@
 """``twinprop bench``: time training epochs of the twins side by side, interleaved.
 
-For every (batch size, dtype) the candidates are: the manual twin's plain
-path (manual.loss_and_grads, as the checks read it), its workspace fast path
-(manual.workspace), the autodiff twin, PyTorch eager when installed, and the
-bare matrix products of the same steps (the "matmul limit"). One repeat runs
+For every (batch size, dtype) the candidates are: every registered twin
+(compare.twins.TWINS), each stepped exactly as the trainer steps it; a plain
+numpy backprop script as a student writes it (compare.bench.script);
+PyTorch eager when installed; and the bare matrix products of the same steps
+(the "matmul limit"). One repeat runs
 every candidate of every configuration once, round-robin, so slow phases of a
 shared machine fall on all of them alike; medians and min-max are taken over
 repeats.
@@ -23,29 +24,25 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from compare.bench.blas import blas_threads, require_blas_threads
-from compare.bench.candidates import (
-    flops_per_sample,
-    make_manual_fast,
-    make_matmul_limit,
-    make_twin_plain,
-)
+from compare.bench.candidates import flops_per_sample, make_matmul_limit, make_twin
 from compare.bench.machine import OtherWork, load_average, machine_info
+from compare.bench.script import make_numpy_script
 from compare.bench.targets import evaluate_targets
 from compare.bench.torch_eager import make_torch_eager, torch_available, torch_info
 from compare.common.errors import ConfigError
 from compare.data.batches import batch_indices
+from compare.twins import TWINS
 
 EPOCH_SAMPLES = 60_000
 DATA_NOTE = ("synthetic, uniform [0, 1) pixels and uniform random labels "
              "(the time of a step does not depend on the values)")
-CANDIDATES = ("manual_plain", "manual_fast", "autodiff", "torch_eager", "matmul_limit")
 LABELS = {
-    "manual_plain": "manual, plain (manual.loss_and_grads)",
-    "manual_fast": "manual, fast path (manual.workspace)",
-    "autodiff": "autodiff twin (autograd)",
+    **{name: f"twin {name}" for name in TWINS},
+    "numpy_script": "numpy script (textbook)",
     "torch_eager": "PyTorch eager",
     "matmul_limit": "matmul limit (np.matmul only)",
 }
+CANDIDATES = tuple(LABELS)
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,8 @@ class BenchConfig:
     seed: int = 0
     threads: int | None = None
     torch: bool = True
-    twins: tuple = ("manual_plain", "manual_fast", "autodiff")
+    twins: tuple = tuple(TWINS)
+    script: bool = True
 
     @classmethod
     def quick(cls, **changes):
@@ -99,12 +97,10 @@ def _candidates(cfg, X, y, batch_size, torch_on):
     """name -> run(batches) for one (batch size, dtype)."""
     args = (X, y, list(cfg.sizes), cfg.activation, cfg.lr, cfg.seed)
     made = {}
-    if "manual_plain" in cfg.twins:
-        made["manual_plain"] = make_twin_plain("manual", *args, batch_size)
-    if "manual_fast" in cfg.twins:
-        made["manual_fast"] = make_manual_fast(*args, batch_size)
-    if "autodiff" in cfg.twins:
-        made["autodiff"] = make_twin_plain("autodiff", *args, batch_size)
+    for twin in cfg.twins:
+        made[twin] = make_twin(twin, *args, batch_size)
+    if cfg.script:
+        made["numpy_script"] = make_numpy_script(*args)
     if torch_on:
         made["torch_eager"] = make_torch_eager(*args)
     made["matmul_limit"] = make_matmul_limit(cfg.sizes, X.dtype, batch_size, cfg.seed)
@@ -230,9 +226,9 @@ def _summarise(cfg, setup):
 
 def _ratios(candidates):
     """Ratios of median times between the candidates that ran ("a/b" = a's time over b's)."""
-    pairs = [("manual_plain", "manual_fast"), ("autodiff", "manual_fast"),
-             ("autodiff", "manual_plain"), ("manual_fast", "torch_eager"),
-             ("torch_eager", "manual_fast"), ("manual_plain", "torch_eager")]
+    pairs = [("manual", "buffered"), ("autodiff", "buffered"), ("autodiff", "manual"),
+             ("buffered", "numpy_script"), ("manual", "numpy_script"),
+             ("buffered", "torch_eager"), ("torch_eager", "buffered"), ("manual", "torch_eager")]
     return {f"{a}/{b}": candidates[a]["median"] / candidates[b]["median"]
             for a, b in pairs if a in candidates and b in candidates}
 

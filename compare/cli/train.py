@@ -1,7 +1,7 @@
 """``twinprop train``, ``twinprop compare`` and ``twinprop plot``.
 
-``train`` trains one twin; ``compare`` trains both in lockstep and draws
-their curves side by side; ``plot`` redraws a run's curves.png from its
+``train`` trains one twin; ``compare`` trains several in lockstep (every
+registered twin by default) and draws their curves side by side; ``plot`` redraws a run's curves.png from its
 metrics.json. Every option left out takes TrainConfig's default, which
 reproduces the paper's best setting; with ``--resume`` it takes the value in
 the run's config.json instead.
@@ -21,12 +21,10 @@ from compare.train.config import TrainConfig
 from compare.train.curves import plot_run
 from compare.train.run_files import prepare_out_dir, read_config
 from compare.train.schedules import SCHEDULES
-from compare.train.trainer import (
-    TWINS,
-    TrainingInterrupted,
-    check_batch_size,
-    run_training,
-)
+from compare.train.trainer import TrainingInterrupted, check_batch_size, run_training
+from compare.twins import DESCRIPTIONS, TWINS, check_twin_names
+
+DEFAULT_TWIN = "buffered"
 
 # Options that map one-to-one onto TrainConfig fields (argparse dest == field).
 CONFIG_OPTIONS = ("activation", "hidden", "init", "batch_size", "lr", "schedule", "decay",
@@ -40,16 +38,21 @@ def add_parser(subparsers):
         "train", help="train one twin with minibatch SGD",
         description="Train one twin on a data set; writes config.json, metrics.json, "
                     "checkpoint.npz and curves.png into --out.")
-    train.add_argument("--twin", choices=TWINS, default=None,
-                       help="which twin to train (default: manual)")
+    train.add_argument("--twin", choices=tuple(TWINS), default=None,
+                       help="which twin to train: " + "; ".join(
+                           f"{name}: {text}" for name, text in DESCRIPTIONS.items())
+                       + f" (default: {DEFAULT_TWIN})")
     _add_training_options(train, "train")
     train.set_defaults(func=run_train)
 
     compare = subparsers.add_parser(
-        "compare", help="train both twins in lockstep and plot them side by side",
-        description="Train the manual and autodiff twins from the same parameters on the "
-                    "same batches; writes curves.png with both twins' curves and their "
-                    "largest parameter difference per epoch.")
+        "compare", help="train the twins in lockstep and plot them side by side",
+        description="Train several twins from the same parameters on the same batches; "
+                    "writes curves.png with every twin's curves and the largest difference "
+                    "between any two twins' parameters per epoch.")
+    compare.add_argument("--twins", type=_twin_list, default=None, metavar="A,B,...",
+                         help=f"comma-separated twins to train in lockstep "
+                              f"(default: all of {','.join(TWINS)})")
     _add_training_options(compare, "compare")
     compare.set_defaults(func=run_compare)
 
@@ -103,15 +106,19 @@ def _add_training_options(parser, command):
     add("--resume", action="store_true",
         help="continue the interrupted run in --out (options default to its config.json)")
     add("--quiet", action="store_true", help="no progress bar and no per-epoch lines")
-    add("--plain", action="store_true",
-        help="train the manual twin through manual.loss_and_grads every step (the readable "
-             "path) instead of its preallocated workspace (the same numbers up to rounding, "
-             "faster)")
 
 
 def _names(kind):
     from compare.train import config as train_config
     return getattr(train_config, f"known_{kind}")()
+
+
+def _twin_list(text):
+    """argparse type: comma-separated names of registered twins."""
+    try:
+        return check_twin_names(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _batch_size(text):
@@ -166,7 +173,7 @@ def _run(args, command):
                                                               flush=True))
     try:
         result = run_training(cfg, twins, data, out, progress=not args.quiet,
-                              resume=args.resume, on_epoch=on_epoch, fast=not args.plain)
+                              resume=args.resume, on_epoch=on_epoch)
     except TrainingInterrupted as stop:
         n = stop.completed_epochs
         saved = (f"after {n} completed epoch{'s' if n != 1 else ''}, saved in {out}" if n
@@ -222,10 +229,10 @@ def _config_and_twins(args, command, out):
         base, saved_twins = {}, None
     cfg = TrainConfig.from_dict({**base, **given})
     if command == "compare":
-        twins = TWINS
+        twins = args.twins or (tuple(saved_twins) if saved_twins else tuple(TWINS))
     else:
         twins = (args.twin or (saved_twins[0] if saved_twins and len(saved_twins) == 1
-                               else "manual"),)
+                               else DEFAULT_TWIN),)
     return cfg, twins
 
 

@@ -40,12 +40,15 @@ def check_labels(y, batch, n_classes):
         ndarray (B,) of y's integer dtype.
     """
     y = np.asarray(y)
-    if y.shape != (batch,) or not np.issubdtype(y.dtype, np.integer):
+    if y.shape != (batch,) or y.dtype.kind not in "iu":
         raise DataError(
             f"labels must be {batch} integers, got shape {y.shape} dtype {y.dtype}; "
             "pass integer class indices, one per input row")
-    if batch and (y.min() < 0 or y.max() >= n_classes):
+    # one sample (SGD at batch 1) is checked in Python: two numpy reductions
+    # would cost more than the step's arithmetic on the labels
+    low, high = (int(y[0]),) * 2 if batch == 1 else (y.min(), y.max()) if batch else (0, 0)
+    if low < 0 or high >= n_classes:
         raise DataError(
-            f"labels must lie in [0, {n_classes}), got [{y.min()}, {y.max()}]; "
+            f"labels must lie in [0, {n_classes}), got [{low}, {high}]; "
             "check the labels or the output layer width")
     return y

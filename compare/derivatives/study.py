@@ -2,7 +2,7 @@
 
 For each activation g the study puts side by side
 
-* g'(z) by hand: ``manual.ACTIVATIONS[name].deriv``;
+* g'(z) by hand: ``activations.ACTIVATIONS[name].deriv``;
 * g'(z) by autograd: ``elementwise_grad`` of the autograd twin's activation;
 * g'(z) by central finite differences, (g(z + h) - g(z - h)) / 2h;
 
@@ -22,8 +22,8 @@ import numpy as np
 from autograd import elementwise_grad
 
 import autodiff
-import manual
 from compare.common.dtypes import DTYPES
+from manual import activations
 from manual.activations import LEAKY_SLOPE
 
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity")
@@ -64,8 +64,8 @@ def autograd_activation(name):
     can differentiate it. ``REFERENCE_EXPRESSIONS`` is used only when the twin
     has no activation of that name.
     """
-    if name in autodiff.ACTIVATIONS:
-        return autodiff.ACTIVATIONS[name], f"autodiff.ACTIVATIONS[{name!r}]"
+    if name in autodiff.ACTIVATION_FUNCTIONS:
+        return autodiff.ACTIVATION_FUNCTIONS[name], f"autodiff.ACTIVATION_FUNCTIONS[{name!r}]"
     return REFERENCE_EXPRESSIONS[name], f"compare.derivatives.study.REFERENCE_EXPRESSIONS[{name!r}]"
 
 
@@ -112,7 +112,7 @@ def derivative_table(names=ACTIVATION_NAMES, z=Z_GRID):
     step = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(z))
     table = {"z": z, "fd_step": step, "activations": {}}
     for name in names:
-        act = manual.ACTIVATIONS[name]
+        act = activations.ACTIVATIONS[name]
         ag_fn, source = autograd_activation(name)
         hand = np.asarray(act.deriv(z), dtype=np.float64)
         auto = np.asarray(elementwise_grad(ag_fn)(z), dtype=np.float64)
@@ -204,7 +204,7 @@ def vcurves(names=ACTIVATION_NAMES, dtypes=DTYPES, steps=STEPS, base_points=BASE
         eps = float(np.finfo(dtype).eps)
         per_act = {}
         for name in names:
-            act = manual.ACTIVATIONS[name]
+            act = activations.ACTIVATIONS[name]
             err = fd_errors(act.fn, act.deriv, base_points, steps, dtype)
             median = np.median(err, axis=1)
             per_act[name] = {
@@ -236,7 +236,7 @@ def kink_study(names=KINKED, steps=KINK_STEPS, window_step=KINK_WINDOW_STEP):
     """
     out = {}
     for name in names:
-        act = manual.ACTIVATIONS[name]
+        act = activations.ACTIVATIONS[name]
         twin_fn, twin_source = autograd_activation(name)
         d_twin = elementwise_grad(twin_fn)
         d_max = elementwise_grad(REFERENCE_EXPRESSIONS[name])

@@ -17,10 +17,10 @@ import numpy as np
 
 from compare.gradcheck import tolerance as T
 from compare.gradcheck.lossfn import build_cache
-from compare.gradcheck.oracles import loss_row, numeric_rows, twin_rows
+from compare.gradcheck.oracles import loss_row, numeric_rows, pair_rows
 from compare.gradcheck.report import skipped
 from compare.gradcheck.structured import all_changes
-from compare.gradcheck.twins import TWINS, gradients, loss_and_grads, tensor_names
+from compare.gradcheck.twins import tensor_names, twin_outputs
 
 
 def complex_step_gradients(cache, h=T.COMPLEX_STEP):
@@ -42,20 +42,20 @@ def complex_rows(activation, twin, twin_out, cache, numeric, names, label=None):
     return rows
 
 
-def run_complex(params, X, y, activation):
-    """Mode complex for one activation: each twin vs complex step, and vs each other."""
+def run_complex(params, X, y, activation, twins=None):
+    """Mode complex for one activation: each twin vs complex step, and every pair."""
     names = tensor_names(params)
     cache = build_cache(params, X, y, activation)
-    outs = {twin: gradients(loss_and_grads(twin), params, X, y, activation) for twin in TWINS}
+    outs = twin_outputs(params, X, y, activation, twins)
     rows = []
     if cache.act.kink is not None:
         rows += [skipped(activation, f"{twin} vs complex", "all", (),
                          f"{activation} has a kink, so no complex extension; "
                          "--mode full checks it")
-                 for twin in TWINS]
+                 for twin in outs]
     else:
         numeric = complex_step_gradients(cache)
-        for twin in TWINS:
-            rows += complex_rows(activation, twin, outs[twin], cache, numeric, names)
-    rows += twin_rows(activation, names, outs["manual"], outs["autodiff"])
+        for twin, out in outs.items():
+            rows += complex_rows(activation, twin, out, cache, numeric, names)
+    rows += pair_rows(activation, names, outs)
     return rows

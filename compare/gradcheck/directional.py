@@ -19,9 +19,9 @@ from compare.gradcheck import kinks
 from compare.gradcheck import tolerance as T
 from compare.gradcheck.full import twin_unmatched
 from compare.gradcheck.lossfn import build_cache, delta_loss
-from compare.gradcheck.oracles import loss_row, numeric_rows, twin_rows
+from compare.gradcheck.oracles import loss_row, numeric_rows, pair_rows
 from compare.gradcheck.report import FAIL
-from compare.gradcheck.twins import TWINS, gradients, loss_and_grads, tensor_names
+from compare.gradcheck.twins import gradients, tensor_names, twin_outputs
 
 DIRECTIONS = 8
 KINDS = ("rademacher", "gaussian")
@@ -154,19 +154,21 @@ def _part(results, i, missing):
     return [r[i] if r is not None else missing for r in results]
 
 
-def run_fast(params, X, y, activation, h=T.STEP, count=DIRECTIONS, seed=0, kind="rademacher"):
-    """Mode fast for one activation: all three oracles, ``count`` directions per tensor."""
+def run_fast(params, X, y, activation, h=T.STEP, count=DIRECTIONS, seed=0, kind="rademacher",
+             twins=None):
+    """Mode fast for one activation: every twin against ``count`` directions per
+    tensor, and every pair of twins against each other."""
     names = tensor_names(params)
     cache = build_cache(params, X, y, activation)
     rng = np.random.default_rng([int(seed), 0xD12EC7])
     tensors = [t for pair in params for t in pair]
     directions = [random_directions(t.shape, count, rng, kind) for t in tensors]
-    outs = {twin: gradients(loss_and_grads(twin), params, X, y, activation) for twin in TWINS}
+    outs = twin_outputs(params, X, y, activation, twins)
     rows = []
-    for twin in TWINS:
-        rows += fd_oracle_fast(activation, twin, outs[twin], cache, directions, names, h)
-    unmatched, note = twin_unmatched(activation, cache)
-    rows += twin_rows(activation, names, outs["manual"], outs["autodiff"], unmatched, note)
+    for twin, out in outs.items():
+        rows += fd_oracle_fast(activation, twin, out, cache, directions, names, h)
+    unmatched, note = twin_unmatched(activation, cache, tuple(outs))
+    rows += pair_rows(activation, names, outs, unmatched, note)
     return rows
 
 

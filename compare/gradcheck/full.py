@@ -5,8 +5,10 @@ s in (h, -h, h/2, -h/2) come from :mod:`compare.gradcheck.structured` (all
 coordinates of a layer in vectorised batches); Richardson extrapolation
 gives the numeric derivative and its error estimate, kink coordinates get
 the one-sided-slope rule (:mod:`compare.gradcheck.kinks`), and each twin is
-compared with the result and with the other twin.
+compared with the result and with every other twin.
 """
+
+import itertools
 
 import numpy as np
 
@@ -14,9 +16,9 @@ from compare.gradcheck import finite_diff as fd
 from compare.gradcheck import kinks
 from compare.gradcheck import tolerance as T
 from compare.gradcheck.lossfn import build_cache
-from compare.gradcheck.oracles import loss_row, numeric_rows, twin_rows
+from compare.gradcheck.oracles import loss_row, numeric_rows, pair_rows
 from compare.gradcheck.structured import all_changes, layer_changes
-from compare.gradcheck.twins import TWINS, gradients, loss_and_grads, tensor_names
+from compare.gradcheck.twins import gradients, tensor_names, twin_outputs
 
 
 def coordinate_differences(params, X, y, activation, h=T.STEP):
@@ -60,7 +62,7 @@ def fd_oracle(activation, twin, twin_out, cache, diffs, kink, exact, names, h, l
     """Rows of one twin against the finite differences (kink rules applied).
 
     Args:
-        twin: whose convention at an exact kink applies ("manual"/"autodiff").
+        twin: whose convention at an exact kink applies (a twin's name).
         twin_out: (loss, [tensors]) to check.
         cache, diffs, kink, exact: from :func:`coordinate_differences`.
         label: the oracle's name in the table (default "<twin> vs FD").
@@ -86,44 +88,50 @@ def fd_oracle(activation, twin, twin_out, cache, diffs, kink, exact, names, h, l
     return rows
 
 
-def twin_unmatched(activation, cache, exact=None):
-    """Masks of elements the twins may disagree on, with the reason.
+def twin_unmatched(activation, cache, twins, exact=None):
+    """Masks of elements a pair of twins may disagree on, with the reason.
 
     Only elements that move a unit sitting exactly on the kink, and only
-    when the twins' conventions there differ; otherwise (None, "").
+    for pairs whose conventions there differ; otherwise ({}, "").
 
     Args:
         cache: Cache of the base point.
+        twins: the twins' names.
         exact: per-tensor exact-kink masks if already known (else computed).
+    Returns:
+        ({(a, b): masks}, note).
     """
     act = cache.act
     if act.kink is None or not any((z == act.kink).any() for z in cache.zs):
-        return None, ""
-    slopes = {twin: kinks.twin_slope(twin, activation) for twin in TWINS}
-    if slopes["manual"] == slopes["autodiff"]:
-        return None, ""
+        return {}, ""
+    slopes = {twin: kinks.twin_slope(twin, activation) for twin in twins}
+    differing = [(a, b) for a, b in itertools.combinations(twins, 2) if slopes[a] != slopes[b]]
+    if not differing:
+        return {}, ""
     if exact is None:
         exact = [mask for lc in all_changes(cache, fd.steps(T.STEP), track=True)
                  for mask in (lc.exact_W, lc.exact_b)]
     note = ("exact-kink elements not compared: the twins' derivatives at the kink "
-            f"differ by convention (manual {slopes['manual']:g}, autodiff {slopes['autodiff']:g})")
-    return exact, note
+            "differ by convention (" + ", ".join(f"{t} {s:g}" for t, s in slopes.items()) + ")")
+    return dict.fromkeys(differing, exact), note
 
 
-def run_full(params, X, y, activation, h=T.STEP):
-    """Mode full for one activation: all three oracles, every parameter.
+def run_full(params, X, y, activation, twins=None, h=T.STEP):
+    """Mode full for one activation: every twin against FD and each other, every parameter.
 
+    Args:
+        twins: names of registered twins (default: all).
     Returns:
-        list of TensorCheck (manual vs FD, autodiff vs FD, manual vs autodiff).
+        list of TensorCheck (each twin vs FD, then every pair of twins).
     """
     names = tensor_names(params)
     cache, diffs, kink, exact = coordinate_differences(params, X, y, activation, h)
-    outs = {twin: gradients(loss_and_grads(twin), params, X, y, activation) for twin in TWINS}
+    outs = twin_outputs(params, X, y, activation, twins)
     rows = []
-    for twin in TWINS:
-        rows += fd_oracle(activation, twin, outs[twin], cache, diffs, kink, exact, names, h)
-    unmatched, note = twin_unmatched(activation, cache, exact)
-    rows += twin_rows(activation, names, outs["manual"], outs["autodiff"], unmatched, note)
+    for twin, out in outs.items():
+        rows += fd_oracle(activation, twin, out, cache, diffs, kink, exact, names, h)
+    unmatched, note = twin_unmatched(activation, cache, tuple(outs), exact)
+    rows += pair_rows(activation, names, outs, unmatched, note)
     return rows
 
 

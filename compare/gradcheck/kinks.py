@@ -11,7 +11,9 @@ their curvature error (see :func:`kink_rule`).
 A pre-activation *exactly* on the kink is where the derivative is a
 convention. The conventions at z = 0 (see :func:`conventions`):
 
-* the manual twin: relu'(0) = 0, leaky_relu'(0) = 0.01 (``ACTIVATIONS[..].deriv``);
+* the hand-derived twins (and any twin not derived by a framework):
+  relu'(0) = 0, leaky_relu'(0) = 0.01, the activation's documented
+  derivative (``ACTIVATIONS[..].deriv``);
 * the autodiff twin: whatever autograd finds for its relu, x * (x > 0),
   which is 0 (measured by :func:`measured_slope`);
 * autograd's ``np.maximum(0, x)`` splits a tie between its arguments, 1/2 and
@@ -28,14 +30,15 @@ between the slopes of a single unit).
 
 import numpy as np
 
-import manual
 from compare.gradcheck import tolerance as T
-from compare.gradcheck.twins import loss_and_grads
+from compare.gradcheck.twins import TWINS, loss_and_grads
+from compare.twins import FRAMEWORK_DERIVED
+from manual import activations
 
 
 def documented_slope(activation):
     """The manual twin's derivative at the kink (its ``deriv`` there), or None."""
-    act = manual.get_activation(activation)
+    act = activations.get_activation(activation)
     if act.kink is None:
         return None
     return float(act.deriv(np.array([act.kink]))[0]) + 0.0     # + 0.0: no "-0"
@@ -47,7 +50,7 @@ def measured_slope(grad_fn, activation):
     Runs a 1-1-2 network whose one hidden unit sits exactly on the kink
     (input 0, bias = kink) and reads g'(kink) off db1 = g'(kink) * dL/da.
     """
-    act = manual.get_activation(activation)
+    act = activations.get_activation(activation)
     if act.kink is None:
         return None
     params = [(np.array([[1.0]]), np.array([act.kink])),
@@ -63,22 +66,23 @@ def measured_slope(grad_fn, activation):
 def twin_slope(twin, activation):
     """The convention the check holds ``twin`` to at an exact kink.
 
-    The manual twin is held to its documented derivative; the autodiff twin,
-    which has no hand-written derivative, to the one autograd finds.
+    A twin with hand-written derivatives is held to the activation's
+    documented derivative; a twin derived by a framework
+    (``compare.twins.FRAMEWORK_DERIVED``) to the one its framework finds.
     """
-    if twin == "manual":
-        return documented_slope(activation)
-    return measured_slope(loss_and_grads(twin), activation)
+    if twin in FRAMEWORK_DERIVED:
+        return measured_slope(loss_and_grads(twin), activation)
+    return documented_slope(activation)
 
 
 def conventions(activation):
     """The derivative at the kink under each convention, or None if smooth.
 
     Returns:
-        dict: manual (documented), manual measured, autodiff measured,
+        dict: documented, "<twin> measured" for every registered twin,
         autograd np.maximum, central difference.
     """
-    act = manual.get_activation(activation)
+    act = activations.get_activation(activation)
     if act.kink is None:
         return None
     import autograd.numpy as anp
@@ -88,9 +92,9 @@ def conventions(activation):
     h = T.STEP
     g = act.fn(np.array([act.kink - h, act.kink + h]))
     return {
-        "manual": documented_slope(activation),
-        "manual measured": measured_slope(loss_and_grads("manual"), activation),
-        "autodiff measured": measured_slope(loss_and_grads("autodiff"), activation),
+        "documented": documented_slope(activation),
+        **{f"{twin} measured": measured_slope(loss_and_grads(twin), activation)
+           for twin in TWINS},
         "autograd np.maximum": float(grad(lambda z: anp.maximum(left * z, slope * z))(0.0)),
         "central difference": float((g[1] - g[0]) / (2 * h)),
     }

@@ -1,7 +1,7 @@
 """The loss the gradient checks differentiate numerically, written for them.
 
 The checks must evaluate the very function the twins differentiate, so the
-hidden activations are the manual twin's own ``manual.ACTIVATIONS[name].fn``
+hidden activations are the manual twin's own ``activations.ACTIVATIONS[name].fn``
 (looked up at call time); the affine layers and the softmax cross-entropy
 are written here, in a form that also accepts complex numbers (for the
 complex step) and that computes *changes* of the loss precisely.
@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import manual
+from manual import activations
 
 
 def twin_activation(name):
     """The manual twin's :class:`Activation` called ``name`` (looked up now)."""
-    return manual.get_activation(name)
+    return activations.get_activation(name)
 
 
 @dataclass
@@ -187,15 +187,16 @@ def delta_loss(cache, start, dz, deltas=None, pin_slope=None, track=False):
     exact = np.zeros(lead, bool) if track else None
     last = cache.n_layers - 1
     for k in range(start, last + 1):
-        if k > start:
-            W = cache.params[k][0]
-            dW, db = deltas.get(k, (None, None))
-            dz = dx @ W
-            if dW is not None:
-                dz = dz + (cache.inputs[k] + dx) @ dW
-            if db is not None:
-                dz = dz + db[..., None, :]
         if k == last:
             return Delta(output_change(cache, dz), crossed, exact)
         dx, crossed, exact = _hidden_step(cache, k, dz, pin_slope, track, crossed, exact)
+        # layer k + 1's pre-activation moves with its input, and with its own
+        # parameters if they change too
+        W = cache.params[k + 1][0]
+        dW, db = deltas.get(k + 1, (None, None))
+        dz = dx @ W
+        if dW is not None:
+            dz = dz + (cache.inputs[k + 1] + dx) @ dW
+        if db is not None:
+            dz = dz + db[..., None, :]
     raise AssertionError("unreachable: the output layer returns")

@@ -1,9 +1,11 @@
-"""The three oracles as table rows: each twin vs a numerical derivative, and
-the twins vs each other.
+"""The oracles as table rows: each twin vs a numerical derivative, and every
+pair of twins against each other.
 
 Every function returns a list of :class:`TensorCheck` rows; the modes
 (full, fast, complex) differ only in how they obtain the numerical values.
 """
+
+import itertools
 
 import numpy as np
 
@@ -23,20 +25,29 @@ def loss_row(activation, oracle, twin_loss, reference_loss):
     return row
 
 
-def twin_rows(activation, names, manual_out, autodiff_out, unmatched=None, note=""):
-    """manual vs autodiff, element by element, to TWIN_TOL.
+def pair_rows(activation, names, outs, unmatched=None, note=""):
+    """Every pair of twins, element by element, to TWIN_TOL.
 
     Args:
         names: tensor names ["W1", "b1", ...].
-        manual_out, autodiff_out: (loss, [tensors]) of each twin.
-        unmatched: optional list of bool masks, elements not compared
-            (exact kinks where the two twins' conventions differ).
+        outs: {twin: (loss, [tensors])}, in registry order.
+        unmatched: optional {(a, b): list of bool masks}, elements a pair
+            does not compare (exact kinks where the two twins' conventions
+            differ).
         note: explanation attached to rows with unmatched elements.
     Returns:
-        list of TensorCheck, the loss first.
+        list of TensorCheck, for each pair its loss row first.
     """
-    oracle = "manual vs autodiff"
-    (loss_m, grads_m), (loss_a, grads_a) = manual_out, autodiff_out
+    rows = []
+    for a, b in itertools.combinations(outs, 2):
+        rows += _pair(activation, names, f"{a} vs {b}", outs[a], outs[b],
+                      (unmatched or {}).get((a, b)), note)
+    return rows
+
+
+def _pair(activation, names, oracle, out_a, out_b, unmatched, note):
+    """One pair of twins' rows."""
+    (loss_m, grads_m), (loss_a, grads_a) = out_a, out_b
     rows = [loss_row(activation, oracle, loss_m, loss_a)]
     for t, name in enumerate(names):
         gm, ga = grads_m[t], grads_a[t]

@@ -8,7 +8,6 @@ and :mod:`compare.gradcheck.render`.
 import time
 from dataclasses import dataclass, field
 
-import manual
 from compare.common.errors import ConfigError
 from compare.common.init import init_params
 from compare.gradcheck import kinks
@@ -16,6 +15,8 @@ from compare.gradcheck.complex_step import run_complex
 from compare.gradcheck.directional import DIRECTIONS, run_fast
 from compare.gradcheck.full import run_full
 from compare.gradcheck.sweep import run_sweep
+from compare.twins import TWINS
+from manual import activations
 
 MODES = ("full", "fast", "sweep", "complex")
 N_CLASSES = 10
@@ -35,6 +36,7 @@ class SuiteConfig:
         init: weight initialisation scheme.
         directions: directions per tensor in mode fast.
         data_dir: folder with the MNIST IDX files, or None for the cache.
+        twins: names of the registered twins to check (default: every one).
     """
 
     activations: tuple
@@ -45,6 +47,7 @@ class SuiteConfig:
     init: str = "xavier"
     directions: int = DIRECTIONS
     data_dir: object = None
+    twins: tuple = tuple(TWINS)
 
     @property
     def sizes(self):
@@ -78,10 +81,10 @@ class SuiteResult:
 
 
 def resolve_activations(name):
-    """'all' -> every activation of the manual twin; a name -> (name,)."""
+    """'all' -> every activation of the hand-derived registry; a name -> (name,)."""
     if name in (None, "all"):
-        return tuple(manual.ACTIVATIONS)
-    manual.get_activation(name)          # raises ConfigError naming the choices
+        return tuple(activations.ACTIVATIONS)
+    activations.get_activation(name)          # raises ConfigError naming the choices
     return (name,)
 
 
@@ -126,14 +129,15 @@ def run_suite(config, data=None, progress=None):
             progress(activation)
         start = time.perf_counter()
         if config.mode == "full":
-            rows = run_full(params, X, y, activation)
+            rows = run_full(params, X, y, activation, twins=config.twins)
         elif config.mode == "fast":
             rows = run_fast(params, X, y, activation, count=config.directions,
-                            seed=config.seed)
+                            seed=config.seed, twins=config.twins)
         elif config.mode == "complex":
-            rows = run_complex(params, X, y, activation)
+            rows = run_complex(params, X, y, activation, twins=config.twins)
         else:
-            rows, curves = run_sweep(params, X, y, activation, seed=config.seed)
+            rows, curves = run_sweep(params, X, y, activation, seed=config.seed,
+                                     twins=config.twins)
             result.sweep_data[activation] = curves
         result.seconds[activation] = time.perf_counter() - start
         result.rows += rows

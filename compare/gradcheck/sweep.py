@@ -25,7 +25,7 @@ from compare.gradcheck.directional import (
 )
 from compare.gradcheck.lossfn import build_cache, delta_loss
 from compare.gradcheck.report import FAIL, PASS, summarise
-from compare.gradcheck.twins import TWINS, gradients, loss_and_grads, tensor_names
+from compare.gradcheck.twins import tensor_names, twin_outputs
 
 STEPS = 10.0 ** np.arange(-1.0, -12.01, -0.5)
 DIRECTIONS = 4
@@ -129,7 +129,7 @@ def sweep_row(activation, oracle, name, curve, hs=STEPS, count=DIRECTIONS):
     return row
 
 
-def run_sweep(params, X, y, activation, seed=0, count=DIRECTIONS, hs=STEPS):
+def run_sweep(params, X, y, activation, seed=0, count=DIRECTIONS, hs=STEPS, twins=None):
     """Mode sweep for one activation.
 
     Returns:
@@ -142,8 +142,7 @@ def run_sweep(params, X, y, activation, seed=0, count=DIRECTIONS, hs=STEPS):
     tensors = [t for pair in params for t in pair]
     directions = [random_directions(t.shape, count, rng) for t in tensors]
     rows, data = [], {}
-    for twin in TWINS:
-        _, grads = gradients(loss_and_grads(twin), params, X, y, activation)
+    for twin, (_, grads) in twin_outputs(params, X, y, activation, twins).items():
         data[twin] = {}
         for t, name in enumerate(names):
             curve = sweep_tensor(cache, t, directions[t], grads[t], hs)

@@ -1,32 +1,40 @@
-"""The twins as the checks see them: looked up at call time, by module name.
+"""The twins as the checks see them: taken from the registry at check time.
 
-``manual.loss_and_grads`` is fetched from the module each time it is needed,
-so a test (or a user) that replaces it is checking the replacement.
+Every check calls ``compare.twins.TWINS[name].loss_and_grads`` when it runs,
+so a replaced function (a test injecting a bug) is what is checked.
 """
 
-import importlib
+from collections.abc import Callable, Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
-TWINS = ("manual", "autodiff")
+from compare.twins import TWINS, Params, flat_tensors, get_twin, tensor_names
 
+__all__ = ["TWINS", "GradFn", "gradients", "loss_and_grads", "tensor_names",
+           "twin_outputs"]
 
-def loss_and_grads(twin):
-    """The current ``loss_and_grads`` of module ``twin`` ("manual" or "autodiff")."""
-    return getattr(importlib.import_module(twin), "loss_and_grads")
-
-
-def tensor_names(params):
-    """["W1", "b1", "W2", "b2", ...] for a list of (W, b) pairs."""
-    return [f"{kind}{k + 1}" for k in range(len(params)) for kind in ("W", "b")]
+GradFn = Callable[..., tuple[float, Params]]
+Output = tuple[float, list[NDArray[np.float64]]]
 
 
-def flat_tensors(pairs):
-    """[W1, b1, W2, b2, ...] from a list of (W, b) pairs."""
-    return [t for pair in pairs for t in pair]
+def loss_and_grads(twin: str) -> GradFn:
+    """The current ``loss_and_grads`` of the registered twin ``twin``."""
+    return get_twin(twin).loss_and_grads
 
 
-def gradients(grad_fn, params, X, y, activation):
-    """Call a twin's loss_and_grads; return (loss, [dW1, db1, ...]) as float64 arrays."""
+def gradients(grad_fn: GradFn, params: Params, X: NDArray, y: NDArray,
+              activation: object) -> Output:
+    """Call a ``loss_and_grads``; return (loss, [dW1, db1, ...]) as float64 copies.
+
+    Copies: a twin may hand back buffers that its next call overwrites.
+    """
     loss, grads = grad_fn(params, X, y, activation)
-    return float(loss), [np.asarray(g, dtype=np.float64) for g in flat_tensors(grads)]
+    return float(loss), [np.array(g, dtype=np.float64) for g in flat_tensors(grads)]
+
+
+def twin_outputs(params: Params, X: NDArray, y: NDArray, activation: object,
+                 twins: Sequence[str] | None = None) -> dict[str, Output]:
+    """Each twin's loss and gradients at one point: {name: (loss, tensors)}."""
+    names = tuple(TWINS) if twins is None else tuple(twins)
+    return {name: gradients(loss_and_grads(name), params, X, y, activation) for name in names}

@@ -1,8 +1,8 @@
 """Figure 7's numbers: which digits a trained network mixes up."""
 
-import importlib
-
 import numpy as np
+
+from compare.twins import get_twin
 
 CHUNK_ROWS = 10_000  # rows per forward pass, to bound memory
 
@@ -11,13 +11,13 @@ def predict(twin, params, X, activation):
     """Predicted classes of ``X`` by ``twin``'s own forward pass.
 
     Args:
-        twin: twin module name ("manual" or "autodiff").
+        twin: name of a registered twin (compare.twins.TWINS).
         params: list of (W, b).
         X: (N, n_in) inputs.
     Returns:
         int64 array (N,): the argmax of the logits.
     """
-    module = importlib.import_module(twin)
+    module = get_twin(twin)
     chunks = [np.argmax(np.asarray(module.forward(params, X[i:i + CHUNK_ROWS],
                                                   activation=activation)), axis=1)
               for i in range(0, len(X), CHUNK_ROWS)]

@@ -22,6 +22,8 @@ from compare.reproduce.cache import run_key
 from compare.reproduce.figures import estimate_seconds
 from compare.reproduce.results import DIVERGED, OK, RunOutcome
 
+# The twins of the paper's figures: the hand-derived one and its autograd
+# oracle (any registered twins can be asked for with --twins).
 TWINS = ("manual", "autodiff")
 # One BLAS thread per worker: with one worker per core, more would only fight.
 _BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")

@@ -28,9 +28,9 @@ DEFAULT_EPOCHS = 30
 
 
 def known_activations():
-    """Names of the hidden activations (from the manual twin's registry)."""
-    import manual
-    return tuple(manual.ACTIVATIONS)
+    """Names of the hidden activations (the registry every twin shares)."""
+    from manual import activations
+    return tuple(activations.ACTIVATIONS)
 
 
 def known_inits():

@@ -1,10 +1,12 @@
-"""One minibatch-SGD trainer for either twin, or for both in lockstep.
+"""One minibatch-SGD trainer for any twin, or for several in lockstep.
 
-Both twins are used only through their modules (``manual.loss_and_grads``,
-``autodiff.forward``, ...), looked up at call time, so a test can swap one.
-In lockstep the twins start from the same parameters and see the same
-batches (compare.data.batches is the only source of batch order), so any
-difference between their parameters comes from their gradients alone.
+Twins come from the registry (``compare.twins.TWINS``) and are used only
+through their interface: every step is the twin's ``loss_and_grads``
+followed by the same update (``compare.train.sgd``), every evaluation its
+``forward``, both looked up at call time, so a replaced function is what
+trains. In lockstep the twins start from the same parameters and see the
+same batches (compare.data.batches is the only source of batch order), so
+any difference between their parameters comes from their gradients alone.
 
 Every epoch's parameters and metrics are checkpointed; a resumed run
 continues to bit-identically the parameters of an uninterrupted one, because
@@ -12,7 +14,7 @@ nothing but the parameters carries over between epochs: the batch order and
 the learning rate depend only on (seed, epoch).
 """
 
-import importlib
+import itertools
 import sys
 import time
 from dataclasses import dataclass
@@ -23,18 +25,17 @@ import numpy as np
 from tqdm import tqdm
 
 from compare.common.errors import ConfigError, DivergenceError
-from compare.common.validate import check_labels
 from compare.data.batches import batch_indices
 from compare.train import run_files
 from compare.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from compare.train.config import TrainConfig
 from compare.train.evaluate import evaluate
 from compare.train.schedules import learning_rate
+from compare.train.sgd import SGD
+from compare.twins import TWINS, check_twin_names, get_twin
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingInterrupted", "check_batch_size",
-           "run_training", "TWINS"]
-
-TWINS = ("manual", "autodiff")
+           "run_training"]
 
 
 @dataclass
@@ -56,13 +57,13 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.out_dir = out_dir
 
 
-def run_training(cfg, twins=TWINS, data=None, out_dir=None, progress=False, resume=False,
-                 on_epoch=None, fast=True):
-    """Train ``twins`` (one, or two in lockstep) with minibatch SGD under ``cfg``.
+def run_training(cfg, twins=tuple(TWINS), data=None, out_dir=None, progress=False,
+                 resume=False, on_epoch=None):
+    """Train ``twins`` (one, or several in lockstep) with minibatch SGD under ``cfg``.
 
     Args:
         cfg: TrainConfig.
-        twins: tuple of twin module names ("manual", "autodiff").
+        twins: names of registered twins (compare.twins.TWINS), e.g. ("manual", "autodiff").
         data: Dataset-like object (x_train (N, D), y_train (N,), x_test,
             y_test, n_classes); None loads ``cfg.dataset`` with compare.data.load.
         out_dir: folder for config.json, metrics.json and checkpoint.npz,
@@ -71,19 +72,14 @@ def run_training(cfg, twins=TWINS, data=None, out_dir=None, progress=False, resu
         resume: continue from the checkpoint in ``out_dir``.
         on_epoch: optional callback ``on_epoch(epoch_metrics)`` called after
             every epoch with dict twin -> that epoch's metrics.
-        fast: train the manual twin through ``manual.Workspace`` (the same
-            equations through preallocated buffers; equal to the plain path up
-            to float rounding). False calls ``manual.loss_and_grads`` every
-            step, the readable path the gradient checks verify.
     Returns:
         TrainResult.
     Raises:
         ConfigError (bad twins, batch size, resume mismatch), DivergenceError
         (NaN/inf loss or overflow), TrainingInterrupted (Ctrl-C).
     """
-    twins = _check_twins(twins, cfg.activation)
+    twins = check_twin_names(twins)
     data = _prepare_data(cfg, data, quiet=not progress)
-    modules = {name: importlib.import_module(name) for name in twins}
     out_dir = Path(out_dir) if out_dir is not None else None
     if resume and out_dir is None:
         raise ConfigError("resume needs the run folder; pass --out with --resume")
@@ -93,10 +89,10 @@ def run_training(cfg, twins=TWINS, data=None, out_dir=None, progress=False, resu
         run_files.write_config(out_dir, cfg.to_dict(), twins, _describe(data))
         run_files.write_metrics(out_dir, metrics)
     saved = done
-    steppers = _steppers(cfg, modules, data, fast)
+    steppers = {name: SGD(get_twin(name), cfg.activation) for name in twins}
     try:
         for epoch in range(done, cfg.epochs):
-            record = _train_epoch(cfg, modules, steppers, params, data, epoch, progress)
+            record = _train_epoch(cfg, steppers, params, data, epoch, progress)
             for name in twins:
                 metrics[name].append(record[name])
             done = epoch + 1
@@ -112,21 +108,6 @@ def run_training(cfg, twins=TWINS, data=None, out_dir=None, progress=False, resu
             _save(out_dir, cfg, params, metrics, done)
         raise TrainingInterrupted(done, out_dir) from None
     return TrainResult(cfg, metrics, params, out_dir)
-
-
-def _check_twins(twins, activation):
-    twins = (twins,) if isinstance(twins, str) else tuple(twins)
-    if not 1 <= len(twins) <= 2 or len(set(twins)) != len(twins):
-        raise ConfigError(f"train one twin or two distinct twins, not {list(twins)}")
-    for name in twins:
-        if name not in TWINS:
-            raise ConfigError(f"unknown twin {name!r}; choose --twin from {', '.join(TWINS)}")
-        module = importlib.import_module(name)
-        names = getattr(module, "ACTIVATIONS", None) or getattr(module, "ACTIVATION_NAMES")
-        if activation not in names:
-            raise ConfigError(f"the {name} twin has no activation {activation!r}; "
-                              f"choose --activation from {', '.join(names)}")
-    return twins
 
 
 def _prepare_data(cfg, data, quiet):
@@ -203,63 +184,15 @@ def _save(out_dir, cfg, params, metrics, done):
     run_files.write_metrics(out_dir, metrics)
 
 
-def _steppers(cfg, modules, data, fast):
-    """Return twin -> an object with ``step(params, X, y, lr) -> loss`` and ``flush(params)``.
-
-    The manual twin gets a ``manual.Workspace`` when ``fast``: its buffers are
-    allocated once for the whole run, so no step allocates (short-lived
-    temporaries are the plain path's largest hidden cost).
-    """
-    batch = cfg.batch_size or len(data.y_train)
-    steppers = {}
-    for name, module in modules.items():
-        if fast and name == "manual":
-            sizes = [data.x_train.shape[1], *cfg.hidden, data.n_classes]
-            # The workspace is built for exactly these sizes and dtype, and every
-            # batch is rows of these labels: one label check for the run stands
-            # for the per-step checks the workspace then skips.
-            check_labels(data.y_train, len(data.y_train), data.n_classes)
-            steppers[name] = module.Workspace(sizes, cfg.activation, batch, cfg.dtype)
-        else:
-            steppers[name] = PlainStepper(module, cfg.activation)
-    return steppers
-
-
-class PlainStepper:
-    """SGD through a twin's ``loss_and_grads`` (looked up at every step)."""
-
-    def __init__(self, module, activation):
-        self.module, self.activation = module, activation
-        self.scaled = []        # lr * gradient, one buffer per parameter array
-
-    def step(self, params, X, y, lr, flush=True, check=True):
-        """Update ``params`` in place by one SGD step; return the batch loss.
-
-        ``loss_and_grads`` validates its arguments itself, so ``check`` has no effect.
-        """
-        loss, grads = self.module.loss_and_grads(params, X, y, activation=self.activation)
-        arrays = [a for pair in params for a in pair]
-        if [(a.shape, a.dtype) for a in self.scaled] != [(a.shape, a.dtype) for a in arrays]:
-            self.scaled = [np.empty_like(a) for a in arrays]
-        # lr * dW into a buffer kept across steps: a fresh weight-sized
-        # temporary every step is paged in anew each time (see manual.workspace)
-        for a, grad, scaled in zip(arrays, (g for pair in grads for g in pair), self.scaled):
-            a -= np.multiply(grad, lr, out=scaled)
-        return loss
-
-    def flush(self, params):
-        """Nothing is ever pending on the plain path."""
-
-
-def _train_epoch(cfg, modules, steppers, params, data, epoch, progress):
+def _train_epoch(cfg, steppers, params, data, epoch, progress):
     """Run one epoch of SGD for every twin in place; return twin -> metrics dict.
 
     ``epoch`` is zero-based; the metrics carry ``epoch + 1`` (epochs completed).
     """
     lr = learning_rate(cfg.schedule, cfg.lr, cfg.decay, epoch, cfg.step_every)
     batches = batch_indices(len(data.y_train), cfg.batch_size, cfg.seed, epoch)
-    seconds = dict.fromkeys(modules, 0.0)
-    running = dict.fromkeys(modules, 0.0)
+    seconds = dict.fromkeys(steppers, 0.0)
+    running = dict.fromkeys(steppers, 0.0)
     # One gather buffer for the whole epoch: X = x_train[idx] would allocate
     # a fresh batch-sized array every step. mode="clip" lets take write
     # straight into it (mode="raise" copies through a temporary); the indices
@@ -270,33 +203,31 @@ def _train_epoch(cfg, modules, steppers, params, data, epoch, progress):
     for step, idx in enumerate(bar, start=1):
         X = np.take(data.x_train, idx, axis=0, out=gathered[:len(idx)], mode="clip")
         y = data.y_train[idx]
-        for name in modules:
+        for name, stepper in steppers.items():
             start = time.perf_counter()
-            loss = _sgd_step(steppers[name], name, params[name], X, y, cfg, lr, epoch, step)
+            loss = _sgd_step(stepper, name, params[name], X, y, cfg, lr, epoch, step)
             seconds[name] += time.perf_counter() - start
             running[name] += loss
         if step % 10 == 0 or step == len(batches):
-            bar.set_postfix({f"{n} loss": f"{running[n] / step:.4f}" for n in modules},
+            bar.set_postfix({f"{n} loss": f"{running[n] / step:.4f}" for n in steppers},
                             refresh=False)
     bar.close()
-    for name in modules:
-        start = time.perf_counter()
-        steppers[name].flush(params[name])
-        seconds[name] += time.perf_counter() - start
 
     record = {}
-    for name, module in modules.items():
+    for name, stepper in steppers.items():
         with _diverging_means(name, cfg, f"in the evaluation after epoch {epoch + 1}"):
-            train_loss, train_acc = evaluate(module.forward, params[name], data.x_train,
+            train_loss, train_acc = evaluate(stepper.twin.forward, params[name], data.x_train,
                                              data.y_train, cfg.activation)
-            test_loss, test_acc = evaluate(module.forward, params[name], data.x_test,
+            test_loss, test_acc = evaluate(stepper.twin.forward, params[name], data.x_test,
                                            data.y_test, cfg.activation)
         record[name] = {"epoch": epoch + 1, "train_loss": train_loss, "train_acc": train_acc,
                         "test_loss": test_loss, "test_acc": test_acc,
                         "seconds": seconds[name], "lr": lr}
-    if len(modules) == 2:
-        diff = max_param_diff(*(params[name] for name in modules))
-        for name in modules:
+    if len(steppers) > 1:
+        # the largest difference between any two twins' parameters
+        diff = max(max_param_diff(params[a], params[b])
+                   for a, b in itertools.combinations(steppers, 2))
+        for name in steppers:
             record[name]["max_param_diff"] = diff
     return record
 
@@ -304,10 +235,7 @@ def _train_epoch(cfg, modules, steppers, params, data, epoch, progress):
 def _sgd_step(stepper, name, params, X, y, cfg, lr, epoch, step):
     """One SGD step on ``params`` in place; return the batch loss (float)."""
     with _diverging_means(name, cfg, f"at epoch {epoch + 1}, step {step}"):
-        # flush=False: a small-batch workspace may keep its first-layer update
-        # pending; _train_epoch flushes before anything reads the parameters.
-        # check=False: _steppers checked the labels once for the whole run.
-        loss = float(stepper.step(params, X, y, lr, flush=False, check=False))
+        loss = stepper.step(params, X, y, lr)
         if not np.isfinite(loss):
             raise FloatingPointError(f"the loss is {loss}")
     return loss
