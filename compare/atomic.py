@@ -9,7 +9,42 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+from compare.common.errors import ConfigError
+
+
+def check_output_dir(path: "str | os.PathLike[str]", what: str) -> Path:
+    """Refuse, before any work starts, a folder that a run could not write into.
+
+    The folder may exist or not; what exists of it must be a folder we can
+    write into, and the first existing ancestor of a missing one must be a
+    writable folder (so it can be created). Nothing is created here.
+
+    Args:
+        path: the folder the run will write.
+        what: how the user named it, for the message (e.g. "--out", "TWINPROP_DATA").
+    Returns:
+        ``path`` as a Path.
+    Raises:
+        ConfigError: one line naming the folder, why, and the way out.
+    """
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "is a file" if probe == path else f"is under {probe}, which is a file"
+        raise ConfigError(f"{what} {path} {where}, not a folder; choose another {what}")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        where = "is not writable" if probe == path else (
+            f"cannot be created: {probe} is not writable")
+        raise ConfigError(f"{what} {path} {where}; choose a folder you can write to")
+    return path
 
 
 @contextlib.contextmanager
