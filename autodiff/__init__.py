@@ -7,7 +7,8 @@ import each other)::
     logits = forward(params, X, activation="tanh")                # (B, 10)
     loss, grads = loss_and_grads(params, X, y, activation="tanh")
 
-``loss`` is the function autograd differentiates; ``ACTIVATION_FUNCTIONS`` maps each name to its ``autograd.numpy`` function,
+``loss`` is the function autograd differentiates; ``ACTIVATION_FUNCTIONS``
+maps each name to its ``autograd.numpy`` function,
 for studies that differentiate an activation on its own.
 """
 

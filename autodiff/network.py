@@ -12,24 +12,28 @@ why ``anp.where`` is avoided: its gradient rule builds float64 zeros).
 """
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
 from autograd import value_and_grad
 from autograd.extend import notrace_primitive
+from numpy.typing import NDArray
 
 from compare.common.errors import ConfigError
 from compare.common.validate import check_input, check_labels
 
+Params = list[tuple[NDArray, NDArray]]
 
-def _sigmoid(x):
+
+def _sigmoid(x: Any) -> Any:
     # 1 / (1 + exp(-x)) = exp(-log(1 + exp(-x))); logaddexp never overflows,
     # and neither does its gradient rule, exp(x - logaddexp(0, x)).
     return anp.exp(-anp.logaddexp(0, -x))
 
 
-def _tanh(x):
+def _tanh(x: Any) -> Any:
     # autograd's rule for tanh is g / cosh(x)**2, which overflows once
     # cosh(x)**2 exceeds the largest float (|x| > ~355 in float64, ~44 in
     # float32). tanh is exactly +-1 there in floating point already, so
@@ -39,22 +43,22 @@ def _tanh(x):
     return anp.tanh(anp.clip(x, -bound, bound))
 
 
-def _relu(x):
+def _relu(x: Any) -> Any:
     # x * [x > 0]: the derivative autograd finds is [x > 0], i.e. 0 at x == 0,
     # the same convention as the manual twin (np.maximum would split 1/2, 1/2).
     return x * (x > 0)
 
 
-def _leaky_relu(x):
+def _leaky_relu(x: Any) -> Any:
     # slope 1 for x > 0, 0.01 otherwise (also at x == 0)
     return x * (x > 0) + 0.01 * x * (x <= 0)
 
 
-def _softplus(x):
+def _softplus(x: Any) -> Any:
     return anp.logaddexp(0, x)
 
 
-def _identity(x):
+def _identity(x: Any) -> Any:
     return x
 
 
@@ -91,7 +95,7 @@ def _activation(activation: object) -> Callable:
 _row_max = notrace_primitive(lambda s: np.max(s, axis=1, keepdims=True))
 
 
-def _logits(arrays, X, g):
+def _logits(arrays: Sequence[Any], X: Any, g: Callable[[Any], Any]) -> Any:
     """(B, n_0) -> (B, n_K): hidden layers g(x W + b), then a linear layer.
 
     ``arrays`` is the flat sequence (W_0, b_0, ..., W_{K-1}, b_{K-1}).
@@ -102,7 +106,7 @@ def _logits(arrays, X, g):
     return x @ arrays[-2] + arrays[-1]
 
 
-def _mean_cross_entropy(*args):
+def _mean_cross_entropy(*args: Any) -> Any:
     """Mean over the batch of -log softmax(logits)[y], via log-sum-exp.
 
     Args: W_0, b_0, ..., W_{K-1}, b_{K-1}, X (B, n_0), y (B,), g.
@@ -114,24 +118,23 @@ def _mean_cross_entropy(*args):
     return anp.mean(log_sum_exp - shifted[np.arange(len(y)), y])
 
 
-@functools.lru_cache(maxsize=None)
-def _loss_and_param_grads(n_layers):
+@functools.cache
+def _loss_and_param_grads(n_layers: int) -> Callable[..., tuple[Any, tuple[NDArray, ...]]]:
     """d(loss)/d(params) for K layers: autograd differentiates the function above.
 
     The 2K parameter arrays are separate arguments, not a list of pairs:
     autograd would meet every ``params[k]`` and ``W, b = pair`` as a node of
-    its own, then build and add a zero copy of the whole list for each, which
-    was a fifth of a batch-250 step.
+    its own, then build and add a zero copy of the whole list for each.
     """
     return value_and_grad(_mean_cross_entropy, tuple(range(2 * n_layers)))
 
 
-def _flat(params):
+def _flat(params: Params) -> tuple[NDArray, ...]:
     """[(W_0, b_0), ...] -> (W_0, b_0, ...), the arrays themselves (no copies)."""
     return tuple(a for pair in params for a in pair)
 
 
-def forward(params, X, activation="tanh"):
+def forward(params: Params, X: NDArray, activation: object = "tanh") -> NDArray:
     """Logits of the network.
 
     Args:
@@ -145,7 +148,7 @@ def forward(params, X, activation="tanh"):
     return _logits(_flat(params), check_input(params, X), g)
 
 
-def loss(params, X, y, activation="tanh"):
+def loss(params: Params, X: NDArray, y: NDArray, activation: object = "tanh") -> float:
     """Mean softmax cross-entropy: the very function autograd differentiates.
 
     Args:
@@ -160,7 +163,8 @@ def loss(params, X, y, activation="tanh"):
     return float(_mean_cross_entropy(*_flat(params), X, y, g))
 
 
-def loss_and_grads(params, X, y, activation="tanh"):
+def loss_and_grads(params: Params, X: NDArray, y: NDArray,
+                   activation: object = "tanh") -> tuple[float, Params]:
     """Mean softmax cross-entropy and its gradient, by autograd.
 
     Args:
@@ -174,5 +178,5 @@ def loss_and_grads(params, X, y, activation="tanh"):
     g = _activation(activation)
     X = check_input(params, X)
     y = check_labels(y, len(X), params[-1][0].shape[1])
-    loss, grads = _loss_and_param_grads(len(params))(*_flat(params), X, y, g)
-    return float(loss), list(zip(grads[0::2], grads[1::2]))
+    value, grads = _loss_and_param_grads(len(params))(*_flat(params), X, y, g)
+    return float(value), list(zip(grads[0::2], grads[1::2]))

@@ -37,6 +37,7 @@ its reference.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -70,8 +71,9 @@ class Activation:
     fn: Callable[[NDArray], NDArray]
     deriv: Callable[[NDArray], NDArray]
     kink: float | None = None
-    fn_into: Into | None = None
-    deriv_into: Into | None = None
+    # None (the default) is replaced in __post_init__, so both are always callable
+    fn_into: Into = cast(Into, None)
+    deriv_into: Into = cast(Into, None)
 
     def __post_init__(self) -> None:
         # An activation given only by fn and deriv (a user's own, say) still

@@ -6,8 +6,15 @@ widths. Equations are the paper's backward pass, with ``x_k`` the layer's
 input and ``dA`` the gradient of the loss with respect to a layer's input.
 """
 
+from numpy.typing import NDArray
 
-def affine_forward(x, W, b):
+from manual.activations import Activation
+
+AffineCache = tuple[NDArray, NDArray]
+"""(x (B, n_in), W (n_in, n_out)): what the affine backward needs."""
+
+
+def affine_forward(x: NDArray, W: NDArray, b: NDArray) -> tuple[NDArray, AffineCache]:
     """z = x W + b  (the paper's z_k = W_k x_k + b_k, batch in rows).
 
     Args:
@@ -21,7 +28,8 @@ def affine_forward(x, W, b):
     return x @ W + b, (x, W)
 
 
-def affine_backward(dz, cache, need_dx=True):
+def affine_backward(dz: NDArray, cache: AffineCache,
+                    need_dx: bool = True) -> tuple[NDArray | None, NDArray, NDArray]:
     """Gradients of the affine map, given dz = dL/dz.
 
     Args:
@@ -40,7 +48,7 @@ def affine_backward(dz, cache, need_dx=True):
     return dx, dW, db
 
 
-def activation_forward(z, activation):
+def activation_forward(z: NDArray, activation: Activation) -> tuple[NDArray, NDArray]:
     """a = g(z).
 
     Args:
@@ -53,7 +61,7 @@ def activation_forward(z, activation):
     return activation.fn(z), z
 
 
-def activation_backward(da, cache, activation):
+def activation_backward(da: NDArray, cache: NDArray, activation: Activation) -> NDArray:
     """dz = da * g'(z)  (the paper's dz_k = dA_{k+1} g'(z_k), elementwise).
 
     Args:

@@ -16,9 +16,10 @@ logit, however large, overflows.
 """
 
 import numpy as np
+from numpy.typing import NDArray
 
 
-def log_softmax(logits):
+def log_softmax(logits: NDArray) -> NDArray:
     """Row-wise log softmax via log-sum-exp.
 
     Args:
@@ -34,7 +35,7 @@ class SoftmaxCrossEntropy:
     """Mean softmax cross-entropy as an ``fn`` / ``delta`` pair (after Nielsen's cost classes)."""
 
     @staticmethod
-    def fn(logits, y):
+    def fn(logits: NDArray, y: NDArray) -> float:
         """Mean cross-entropy.
 
         Args:
@@ -43,10 +44,10 @@ class SoftmaxCrossEntropy:
         Returns:
             float, the loss L.
         """
-        return float(_fn_from_log_probs(log_softmax(logits), y))
+        return _fn_from_log_probs(log_softmax(logits), y)
 
     @staticmethod
-    def delta(logits, y):
+    def delta(logits: NDArray, y: NDArray) -> NDArray:
         """dL/dlogits = (softmax - onehot) / B.
 
         Args:
@@ -57,22 +58,22 @@ class SoftmaxCrossEntropy:
         return _delta_from_log_probs(log_softmax(logits), y)
 
     @staticmethod
-    def fn_and_delta(logits, y):
+    def fn_and_delta(logits: NDArray, y: NDArray) -> tuple[float, NDArray]:
         """Both :meth:`fn` and :meth:`delta` from one log-softmax.
 
         Returns:
             (float loss, (B, C) gradient).
         """
         log_probs = log_softmax(logits)
-        return float(_fn_from_log_probs(log_probs, y)), _delta_from_log_probs(log_probs, y)
+        return _fn_from_log_probs(log_probs, y), _delta_from_log_probs(log_probs, y)
 
 
-def _fn_from_log_probs(log_probs, y):
+def _fn_from_log_probs(log_probs: NDArray, y: NDArray) -> float:
     """-(1/B) sum_i log_probs[i, y_i]; log_probs (B, C), y (B,) -> scalar."""
-    return -log_probs[np.arange(len(y)), y].mean()
+    return float(-log_probs[np.arange(len(y)), y].mean())
 
 
-def _delta_from_log_probs(log_probs, y):
+def _delta_from_log_probs(log_probs: NDArray, y: NDArray) -> NDArray:
     """(softmax - onehot) / B; log_probs (B, C), y (B,) -> (B, C)."""
     batch = len(y)
     grad = np.exp(log_probs)

@@ -18,9 +18,12 @@ Dtype: X is cast to the parameters' dtype, and every array stays in it
 (float32 parameters give float32 logits and gradients).
 """
 
+from numpy.typing import NDArray
+
 from compare.common.validate import check_input, check_labels
-from manual.activations import get_activation
+from manual.activations import Activation, get_activation
 from manual.layers import (
+    AffineCache,
     activation_backward,
     activation_forward,
     affine_backward,
@@ -28,8 +31,13 @@ from manual.layers import (
 )
 from manual.loss import SoftmaxCrossEntropy
 
+Params = list[tuple[NDArray, NDArray]]
+# per layer: (affine cache, activation cache, or None for the linear output layer)
+Cache = list[tuple[AffineCache, NDArray | None]]
 
-def forward_cache(params, X, activation="tanh"):
+
+def forward_cache(params: Params, X: NDArray,
+                  activation: str | Activation = "tanh") -> tuple[NDArray, Cache]:
     """Forward pass that keeps what the backward pass needs.
 
     Args:
@@ -43,7 +51,7 @@ def forward_cache(params, X, activation="tanh"):
     """
     act = get_activation(activation)
     x = check_input(params, X)
-    cache = []
+    cache: Cache = []
     last = len(params) - 1
     for k, (W, b) in enumerate(params):
         z, affine_cache = affine_forward(x, W, b)          # z_k = x_k W_k + b_k
@@ -52,9 +60,10 @@ def forward_cache(params, X, activation="tanh"):
             return z, cache
         x, act_cache = activation_forward(z, act)           # x_{k+1} = g(z_k)
         cache.append((affine_cache, act_cache))
+    raise AssertionError("unreachable: the output layer returns")
 
 
-def forward(params, X, activation="tanh"):
+def forward(params: Params, X: NDArray, activation: str | Activation = "tanh") -> NDArray:
     """Logits of the network.
 
     Args:
@@ -66,7 +75,8 @@ def forward(params, X, activation="tanh"):
     return logits
 
 
-def backward(params, cache, dlogits, activation="tanh"):
+def backward(params: Params, cache: Cache, dlogits: NDArray,
+             activation: str | Activation = "tanh") -> Params:
     """Back-propagate an upstream gradient through the network.
 
     Args:
@@ -78,7 +88,7 @@ def backward(params, cache, dlogits, activation="tanh"):
         list of K pairs (dW_k (n_k, n_{k+1}), db_k (n_{k+1},)), shaped like params.
     """
     act = get_activation(activation)
-    grads = [None] * len(params)
+    grads: list[tuple[NDArray, NDArray]] = []
     dA = dlogits                                             # dA_K = L'(y_hat, y)
     for k in reversed(range(len(params))):
         affine_cache, act_cache = cache[k]
@@ -88,12 +98,15 @@ def backward(params, cache, dlogits, activation="tanh"):
             dz = activation_backward(dA, act_cache, act)     # dz_k = dA_{k+1} g'(z_k)
         # dW_k = x_k^T dz_k, db_k = sum dz_k, dA_k = dz_k W_k^T (skipped for
         # k = 0: the gradient at the data is never needed)
-        dA, dW, db = affine_backward(dz, affine_cache, need_dx=k > 0)
-        grads[k] = (dW, db)
-    return grads
+        dx, dW, db = affine_backward(dz, affine_cache, need_dx=k > 0)
+        grads.append((dW, db))
+        if dx is not None:
+            dA = dx
+    return grads[::-1]
 
 
-def loss_and_grads(params, X, y, activation="tanh"):
+def loss_and_grads(params: Params, X: NDArray, y: NDArray,
+                   activation: str | Activation = "tanh") -> tuple[float, Params]:
     """Mean softmax cross-entropy and its gradient for every parameter.
 
     Args:

@@ -254,7 +254,7 @@ def test_each_twin_matches_central_differences_for_every_activation(case):
             _, grads = loss_and_grads(twin, params, X, y, activation)
             logits = twin.forward(params, X, activation)
 
-            def loss_along(tensor, t):
+            def loss_along(tensor, t, twin=twin, activation=activation):
                 moved = _moved(params, tensor, t * directions[tensor])
                 return mean_cross_entropy(twin.forward(moved, X, activation), y)
 
@@ -300,7 +300,8 @@ def test_softmax_cross_entropy_gradient_rows_sum_to_zero(case):
     params, X, y = make_problem(case)
     logits = manual.forward(params, X, case.activation)
     batch, n_classes = logits.shape
-    for name, dlogits in (("manual.SoftmaxCrossEntropy", manual.SoftmaxCrossEntropy.delta(logits, y)),
+    reference = manual.SoftmaxCrossEntropy.delta(logits, y)
+    for name, dlogits in (("manual.SoftmaxCrossEntropy", reference),
                           *((name, logits_loss(twin, logits, y)[1])
                             for name, twin in TWINS.items())):
         # Row b is (softmax(z_b) - onehot(y_b)) / B. The computed softmax sums

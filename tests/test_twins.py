@@ -200,7 +200,7 @@ def test_edge_cases_batch_of_one_single_hidden_unit_and_one_class(activation):
         "batch of one class": ([6, 5, 3], 8, 2),
         "one output class": ([6, 5, 1], 3, 0),
     }
-    for name, (sizes, batch, label) in cases.items():
+    for sizes, batch, label in cases.values():
         params = init_params(sizes, init="normal", seed=5)
         X = rng.standard_normal((batch, sizes[0]))
         if label is None:
@@ -294,12 +294,14 @@ def test_activations_keep_dtype_and_never_warn(activation):
 
 def test_sigmoid_and_softplus_match_their_textbook_formulas_where_those_are_safe():
     z = np.linspace(-30, 30, 121)
-    np.testing.assert_allclose(manual.ACTIVATIONS["sigmoid"].fn(z), 1 / (1 + np.exp(-z)), rtol=1e-14)
-    np.testing.assert_allclose(manual.ACTIVATIONS["softplus"].fn(z), np.log1p(np.exp(z)), rtol=1e-14)
+    sigmoid, softplus = manual.ACTIVATIONS["sigmoid"], manual.ACTIVATIONS["softplus"]
+    np.testing.assert_allclose(sigmoid.fn(z), 1 / (1 + np.exp(-z)), rtol=1e-14)
+    np.testing.assert_allclose(softplus.fn(z), np.log1p(np.exp(z)), rtol=1e-14)
 
 
 def test_every_twin_offers_the_same_activations_and_the_whole_interface():
-    assert ACTIVATION_NAMES == sorted(["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity"])
+    assert ACTIVATION_NAMES == sorted(
+        ["sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity"])
     assert {"manual", "buffered", "autodiff"} <= set(TWINS)
     for name, twin in TWINS.items():
         assert sorted(twin.ACTIVATION_NAMES) == ACTIVATION_NAMES, name
@@ -329,7 +331,8 @@ def test_bad_activation_labels_or_shapes_raise_project_errors(twin):
 def test_init_params_shapes_dtypes_and_zero_biases(init, dtype):
     sizes = [7, 5, 3, 2]
     params = init_params(sizes, init=init, seed=1, dtype=dtype)
-    assert [(W.shape, b.shape) for W, b in params] == [((7, 5), (5,)), ((5, 3), (3,)), ((3, 2), (2,))]
+    assert [(W.shape, b.shape) for W, b in params] == [
+        ((7, 5), (5,)), ((5, 3), (3,)), ((3, 2), (2,))]
     for W, b in params:
         assert W.dtype == b.dtype == np.dtype(dtype)
         assert not b.any()

@@ -16,7 +16,10 @@ lecun     sqrt(1 / n_in)              LeCun et al. 1998, "Efficient BackProp"
 ========  ==========================  =========================================
 """
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import NDArray
 
 from compare.common.dtypes import check_dtype
 from compare.common.errors import ConfigError
@@ -31,7 +34,7 @@ _STD = {
 }
 
 
-def init_std(init, n_in, n_out):
+def init_std(init: str, n_in: int, n_out: int) -> float:
     """Return the standard deviation scheme ``init`` uses for an (n_in, n_out) layer."""
     if init not in _STD:
         raise ConfigError(
@@ -40,7 +43,8 @@ def init_std(init, n_in, n_out):
 
 
 
-def init_params(sizes, init="xavier", seed=0, dtype="float64"):
+def init_params(sizes: Sequence[int], init: str = "xavier", seed: int = 0,
+                dtype: object = "float64") -> list[tuple[NDArray, NDArray]]:
     """Draw the parameters of a feed-forward network.
 
     Args:
@@ -68,7 +72,7 @@ def init_params(sizes, init="xavier", seed=0, dtype="float64"):
     return params
 
 
-def _check_sizes(sizes):
+def _check_sizes(sizes: Sequence[int]) -> list[int]:
     """Return ``sizes`` as a list of ints, or raise ConfigError."""
     try:
         sizes = [int(n) for n in sizes]

@@ -5,11 +5,12 @@ identical without giving either twin any of the other's arithmetic.
 """
 
 import numpy as np
+from numpy.typing import NDArray
 
 from compare.common.errors import ConfigError, DataError
 
 
-def check_input(params, X):
+def check_input(params: list[tuple[NDArray, NDArray]], X: object) -> NDArray:
     """Return X as (B, n_0) in the parameters' dtype, or raise ConfigError.
 
     Args:
@@ -19,7 +20,8 @@ def check_input(params, X):
         ndarray (B, n_0) of W_0's dtype (no copy when it already is).
     """
     if len(params) == 0:
-        raise ConfigError("the network has no layers; build params with init_params([784, 100, 10])")
+        raise ConfigError("the network has no layers; "
+                          "build params with init_params([784, 100, 10])")
     W0 = params[0][0]
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != W0.shape[0]:
@@ -29,7 +31,7 @@ def check_input(params, X):
     return X.astype(W0.dtype, copy=False)
 
 
-def check_labels(y, batch, n_classes):
+def check_labels(y: object, batch: int, n_classes: int) -> NDArray:
     """Return y as a (batch,) integer array in [0, n_classes), or raise DataError.
 
     Args:
