@@ -422,6 +422,18 @@ def test_an_unwritable_out_folder_is_refused(tmp_path: Path, monkeypatch: pytest
     assert err.count("\n") == 1 and "not writable" in err
 
 
+@pytest.mark.parametrize("blocked", ["runs", "quick"])
+def test_a_file_where_the_run_writes_is_refused_up_front(
+        blocked: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(runner, "run_all", lambda *a, **k: pytest.fail("training started"))
+    (tmp_path / blocked).write_text("keep me")
+    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{blocked} is a file" in err
+    assert (tmp_path / blocked).read_text() == "keep me"
+
+
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:8786", "127.0.0.1:8786",
                                      "tls://scheduler.example:1", "[::1]:8786",
                                      "tcp://[::1]:65535", "ucx://node-3:13337"])

@@ -83,6 +83,9 @@ def check_options(options: Options) -> None:
                           "holding the data set's files, or drop --data-dir to use the cache")
     _check_subsets(options)
     check_output_dir(options.out, "--out")
+    # The folders the run writes into, which a file of the same name would block.
+    for folder in ("runs", scale_of(options)[1]):
+        check_output_dir(Path(options.out) / folder, "--out")
 
 
 def _check_count(flag: str, value: object, most: int, what: str = "") -> None:
