@@ -188,16 +188,17 @@ def plan(numbers: "tuple[str, ...] | list[str]", scale: Scale, seeds: int = 1) -
             for n in numbers for v in table[n].variants for seed in range(seeds)]
 
 
-def relative_cost(config: TrainConfig, n_train: int, n_test: int) -> float:
+def relative_cost(config: TrainConfig, n_train: int, n_test: int, n_classes: int) -> float:
     """How long ``config`` takes to train, in the units of STEP_COST (for ordering only).
 
     Args:
         config: the run.
         n_train, n_test: the sizes of the whole splits (a subset of the config
             takes its first images).
+        n_classes: the output layer's width.
     """
     n = config.train_subset or n_train
     n_eval = n + (config.test_subset or n_test)
     steps = -(-n // (config.batch_size or n))
-    neurons = sum(config.hidden) + 10
+    neurons = sum(config.hidden) + n_classes
     return config.epochs * (n_eval * neurons + steps * STEP_COST)

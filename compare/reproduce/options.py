@@ -52,6 +52,11 @@ def split_sizes(dataset: str) -> tuple[int, int]:
     return train, test
 
 
+def data_shape(dataset: str) -> tuple[int, int, int]:
+    """(training images, test images, classes) of the catalog's data set ``dataset``."""
+    return (*split_sizes(dataset), get_spec(dataset).n_classes)
+
+
 def usable_cores() -> int:
     """The cores this process may run on."""
     if hasattr(os, "sched_getaffinity"):
