@@ -1,26 +1,30 @@
 """The claims table: every verdict follows its rule, both ways, from constructed metrics."""
 
 import copy
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from compare.reproduce import claims as C
 from compare.reproduce import figures as F
 from compare.reproduce.confusion import confused_pairs, confusion_matrix, pair_rank
 from compare.reproduce.results import DIVERGED, OK, RunOutcome, Series
+from compare.twins import TWINS as REGISTRY
 
-TWINS = ("manual", "autodiff")
+TWINS = tuple(REGISTRY)
 
 
-def make_series(label, settings, test_acc, seconds=1.0, twins=TWINS):
-    """A one-seed Series whose twins both report ``test_acc`` per epoch."""
+def make_series(label: str, settings: dict, test_acc: list[float], seconds: float = 1.0,
+                twins: Sequence[str] = TWINS) -> Series:
+    """A one-seed Series whose twins all report ``test_acc`` per epoch."""
     epochs = [{"epoch": i + 1, "test_acc": a, "train_acc": a, "seconds": seconds}
               for i, a in enumerate(test_acc)]
     return Series(label, settings, [RunOutcome(OK, {t: copy.deepcopy(epochs) for t in twins})])
 
 
-def paper_matrix():
+def paper_matrix() -> NDArray[np.int64]:
     """A confusion matrix whose most confused pairs are 4/9, 2/7, 2/8, in that order."""
     rng = np.random.default_rng(0)
     m = rng.integers(0, 5, size=(10, 10))
@@ -29,7 +33,7 @@ def paper_matrix():
     return m
 
 
-def paper_like():
+def paper_like() -> C.Measurements:
     """Measurements in which every claim of the paper holds."""
     widths = {10: 0.90, 25: 0.93, 50: 0.95, 100: 0.970, 200: 0.972, 400: 0.975, 800: 0.975}
     seconds = {10: 1.0, 25: 1.2, 50: 1.5, 100: 2.0, 200: 3.0, 400: 5.0, 800: 9.0}
@@ -51,16 +55,17 @@ def paper_like():
                                                     {"activation": a, "init": i}, accs)
               for (a, i), accs in acts.items()},
     }
-    return C.Measurements(series, {t: paper_matrix() for t in TWINS})
+    return C.Measurements(TWINS, series, {t: paper_matrix() for t in TWINS})
 
 
-def set_acc(m, figure, label, accs, twins=TWINS):
+def set_acc(m: C.Measurements, figure: str, label: str, accs: list[float],
+            twins: Sequence[str] = TWINS) -> None:
     for twin in twins:
         for epoch, a in zip(m.series[figure][label].outcomes[0].metrics[twin], accs):
             epoch["test_acc"] = a
 
 
-def scale_all(m, factor):
+def scale_all(m: C.Measurements, factor: float) -> None:
     for table in m.series.values():
         for s in table.values():
             for epochs in s.outcomes[0].metrics.values():
@@ -68,13 +73,13 @@ def scale_all(m, factor):
                     e["test_acc"] *= factor
 
 
-def break_confusion(m):
+def break_confusion(m: C.Measurements) -> None:
     for matrix in m.confusion.values():
         for a, b in ((3, 5), (1, 7), (0, 6)):
             matrix[a, b] = 40  # three new pairs push 2/8 to sixth place
 
 
-def equal_seconds(m):
+def equal_seconds(m: C.Measurements) -> None:
     for s in m.series["5"].values():
         for epochs in s.outcomes[0].metrics.values():
             for e in epochs:
@@ -82,13 +87,13 @@ def equal_seconds(m):
 
 
 # Each mutation of paper_like() and the claims it must turn "not reproduced".
-def below_target(m):
+def below_target(m: C.Measurements) -> None:
     scale_all(m, 0.985)
     # Our Xavier runs are not the paper's setup: they cannot rescue the claim.
     set_acc(m, "6", F.activation_label("tanh", "xavier"), [0.95, 0.97, 0.99])
 
 
-MUTATIONS = {
+MUTATIONS: dict[str, tuple[Callable[[C.Measurements], None], set[str]]] = {
     "below 97.5% with N(0,1)": (below_target, {"best_accuracy"}),
     "batch 1 slower": (lambda m: set_acc(m, "3", "batch 1", [0.85, 0.90, 0.95]),
                        {"no_batches_faster"}),
@@ -112,16 +117,16 @@ MUTATIONS = {
 }
 
 
-def verdicts(m):
+def verdicts(m: C.Measurements) -> dict[str, str]:
     return {fn.__name__: fn(m).verdict for fn in C.CLAIMS}
 
 
-def test_every_claim_is_reproduced_by_paper_like_measurements():
+def test_every_claim_is_reproduced_by_paper_like_measurements() -> None:
     assert set(verdicts(paper_like()).values()) == {C.REPRODUCED}
 
 
 @pytest.mark.parametrize("name", sorted(MUTATIONS))
-def test_breaking_one_finding_turns_exactly_its_claims_not_reproduced(name):
+def test_breaking_one_finding_turns_exactly_its_claims_not_reproduced(name: str) -> None:
     mutate, broken = MUTATIONS[name]
     m = paper_like()
     mutate(m)
@@ -130,13 +135,39 @@ def test_breaking_one_finding_turns_exactly_its_claims_not_reproduced(name):
     assert all(got[k] == C.REPRODUCED for k in got if k not in broken)
 
 
-def test_claims_without_their_figure_are_not_measured():
-    claims = C.evaluate_claims(C.Measurements({}, {}))
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+@pytest.mark.parametrize("twin", TWINS)
+def test_a_finding_broken_for_one_twin_alone_breaks_its_claims(name: str, twin: str) -> None:
+    """Every claim must hold for every twin: breaking one twin's numbers is enough."""
+    mutate, broken = MUTATIONS[name]
+    whole, m = paper_like(), paper_like()
+    mutate(m)
+    for table_name, table in m.series.items():
+        for label, s in table.items():
+            for other in TWINS:
+                if other != twin:
+                    # Every other twin keeps the paper-like numbers.
+                    s.outcomes[0].metrics[other] = whole.series[table_name][label] \
+                        .outcomes[0].metrics[other]
+    m.confusion = {t: m.confusion[t] if t == twin else whole.confusion[t] for t in TWINS}
+    got = verdicts(m)
+    assert {k for k, v in got.items() if v == C.NOT_REPRODUCED} == broken
+
+
+def test_a_twin_without_measurements_fails_every_claim() -> None:
+    m = paper_like()
+    m.twins = (*TWINS, "newcomer")
+    assert set(verdicts(m).values()) == {C.NOT_REPRODUCED}
+    assert all("newcomer: " in claim.measured for claim in C.evaluate_claims(m))
+
+
+def test_claims_without_their_figure_are_not_measured() -> None:
+    claims = C.evaluate_claims(C.Measurements(TWINS, {}, {}))
     assert len(claims) == len(C.CLAIMS)
     assert {c.verdict for c in claims} == {C.NOT_MEASURED}
 
 
-def test_a_claim_holding_for_one_twin_only_is_not_reproduced():
+def test_a_claim_holding_for_one_twin_only_is_not_reproduced() -> None:
     m = paper_like()
     set_acc(m, "4", F.DECAY_LABEL, [0.91, 0.93, 0.95], twins=("autodiff",))
     claim = C.decay_as_good(m)
@@ -145,7 +176,7 @@ def test_a_claim_holding_for_one_twin_only_is_not_reproduced():
     assert "autodiff: decaying 95.00%" in claim.measured
 
 
-def test_a_diverged_relu_run_counts_as_lagging_and_says_so():
+def test_a_diverged_relu_run_counts_as_lagging_and_says_so() -> None:
     m = paper_like()
     label = F.activation_label("relu", "normal")
     m.series["6"][label] = Series(label, {}, [RunOutcome(DIVERGED, {}, message="nan")])
@@ -155,7 +186,7 @@ def test_a_diverged_relu_run_counts_as_lagging_and_says_so():
     assert C.relu_init(m).verdict == C.REPRODUCED
 
 
-def test_confused_pairs_add_both_directions_and_rank_the_paper_pairs():
+def test_confused_pairs_add_both_directions_and_rank_the_paper_pairs() -> None:
     y_true = np.array([4, 4, 9, 2, 7, 7, 1])
     y_pred = np.array([9, 4, 4, 7, 2, 2, 1])
     m = confusion_matrix(y_true, y_pred, 10)
@@ -166,7 +197,7 @@ def test_confused_pairs_add_both_directions_and_rank_the_paper_pairs():
     assert len(pairs) == 45
 
 
-def test_seeds_are_averaged_and_their_spread_reported():
+def test_seeds_are_averaged_and_their_spread_reported() -> None:
     s = Series("x", {}, [make_series("x", {}, [0.5, 0.7]).outcomes[0],
                          make_series("x", {}, [0.7, 0.9]).outcomes[0]])
     mean, std = s.mean_std("manual", "test_acc")
@@ -174,7 +205,8 @@ def test_seeds_are_averaged_and_their_spread_reported():
     assert s.final("manual") == pytest.approx(0.8)
 
 
-def test_the_accuracy_claim_shows_what_another_initialisation_reaches_without_counting_it():
+def test_the_accuracy_claim_shows_what_another_initialisation_reaches_without_counting_it(
+        ) -> None:
     m = paper_like()
     below_target(m)   # N(0,1) below 97.5%, tanh with Xavier at 99%
     claim = C.best_accuracy(m)

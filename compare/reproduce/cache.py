@@ -4,20 +4,28 @@
 ``params-<twin>.npz`` per twin (the final weights; plain arrays, no pickle)
 and ``metrics.json`` (the per-epoch measurements). Every file is written
 atomically and metrics.json last, so a folder with a metrics.json is a whole
-run: an interrupted reproduce finds exactly the runs that finished.
+run: an interrupted reproduce finds exactly the runs that finished. A folder
+whose files do not hold what its configuration implies (see
+``compare.reproduce.soundness``) is damaged: it is never used, only retrained.
 """
 
 import functools
 import hashlib
 import importlib.util
 import json
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from compare.atomic import atomic_path, write_json
 from compare.jsonable import to_jsonable
 from compare.reproduce.results import OK, RunOutcome
+from compare.reproduce.soundness import DamagedRun, check_metrics_file, check_params
+from compare.train.config import TrainConfig
+from compare.twins import Params
 
 # Bump when the meaning of a cached run changes (e.g. the metrics it holds),
 # so old folders are not mistaken for new ones.
@@ -27,16 +35,19 @@ METRICS_NAME = "metrics.json"
 # The code a run's numbers depend on. Its fingerprint is stored with each run
 # (not in the key: editing a comment should not throw away an hour of
 # training), and the report flags runs made by other code.
-CODE_MODULES = ("manual", "autodiff", "compare.train.trainer", "compare.train.config",
-                "compare.common.init", "compare.data.batches", "compare.train.schedules", "compare.train.evaluate")
+CODE_MODULES = ("manual", "autodiff", "compare.twins", "compare.train.trainer",
+                "compare.train.sgd", "compare.train.config", "compare.common.init",
+                "compare.data.batches", "compare.train.schedules", "compare.train.evaluate")
 
 
 @functools.lru_cache(maxsize=1)
-def code_fingerprint():
+def code_fingerprint() -> str:
     """16 hex digits hashing the source files of CODE_MODULES (packages: every .py)."""
     digest = hashlib.sha256()
     for name in CODE_MODULES:
         spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            raise ImportError(f"cannot find the module {name} to fingerprint")
         origin = Path(spec.origin)
         files = sorted(origin.parent.glob("*.py")) if spec.submodule_search_locations else [origin]
         for path in files:
@@ -45,13 +56,13 @@ def code_fingerprint():
     return digest.hexdigest()[:16]
 
 
-def key_document(config, twins):
+def key_document(config: TrainConfig, twins: Sequence[str]) -> dict[str, Any]:
     """The JSON-ready dict whose hash names a run: config, twins, cache version."""
     return {"cache_version": CACHE_VERSION, "twins": list(twins),
             "config": to_jsonable(config.to_dict())}
 
 
-def run_key(config, twins):
+def run_key(config: TrainConfig, twins: Sequence[str]) -> str:
     """A stable 16-hex-digit name for training ``config`` with ``twins``.
 
     The hash covers TrainConfig.to_dict() (sorted keys, so field order does not
@@ -61,13 +72,14 @@ def run_key(config, twins):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def params_name(twin):
+def params_name(twin: str) -> str:
+    """File name of ``twin``'s parameters in a run folder."""
     return f"params-{twin}.npz"
 
 
-def save_params(path, params):
-    """Write params (list of (W, b)) as W0, b0, W1, b1, ... in one .npz, atomically."""
-    arrays = {}
+def save_params(path: Path, params: Params) -> None:
+    """Write params [(W, b), ...] as W0, b0, W1, b1, ... in one .npz, atomically."""
+    arrays: dict[str, Any] = {}
     for i, (W, b) in enumerate(params):
         arrays[f"W{i}"] = np.asarray(W)
         arrays[f"b{i}"] = np.asarray(b)
@@ -77,58 +89,80 @@ def save_params(path, params):
             np.savez(f, **arrays)
 
 
-def load_params(path):
-    """Read a params .npz written by save_params; returns list of (W, b)."""
-    with np.load(path, allow_pickle=False) as data:
-        n_layers = len([k for k in data.files if k.startswith("W")])
-        return [(data[f"W{i}"], data[f"b{i}"]) for i in range(n_layers)]
+def load_params(path: Path) -> Params:
+    """Read a params .npz written by save_params: [(W, b), ...].
+
+    Raises:
+        DamagedRun: the file is missing, unreadable, or not W0, b0, W1, b1, ...
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names = set(data.files)
+            n_layers = len(names) // 2
+            expected = {f"{kind}{i}" for i in range(n_layers) for kind in "Wb"}
+            if names != expected or not n_layers:
+                raise DamagedRun(f"{path.name} holds {sorted(names)}, not W0, b0, W1, b1, ...")
+            return [(data[f"W{i}"], data[f"b{i}"]) for i in range(n_layers)]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise DamagedRun(f"{path.name} cannot be read ({err})") from None
 
 
 class RunCache:
     """The finished runs under ``OUT/runs``."""
 
-    def __init__(self, out_dir):
+    def __init__(self, out_dir: Path) -> None:
         self.root = Path(out_dir) / "runs"
 
-    def folder(self, key):
+    def folder(self, key: str) -> Path:
+        """The folder of the run called ``key``."""
         return self.root / key
 
-    def has(self, config, twins):
-        """True when a whole run of ``config`` with ``twins`` is on disk."""
-        return self.load(config, twins, with_params=False) is not None
+    def has(self, config: TrainConfig, twins: Sequence[str]) -> bool:
+        """True when a whole, sound run of ``config`` with ``twins`` is on disk."""
+        try:
+            return self.load(config, twins) is not None
+        except DamagedRun:
+            return False
 
-    def load(self, config, twins, with_params=True):
-        """Return the cached RunOutcome, or None when the run is not (wholly) there.
+    def load(self, config: TrainConfig, twins: Sequence[str]) -> RunOutcome | None:
+        """The cached RunOutcome, or None when the run never finished.
 
-        A folder whose config.json does not match ``config`` (a damaged or
-        foreign folder) counts as absent, so the run is trained again.
+        Raises:
+            DamagedRun: the run finished (its metrics.json exists) but a file
+                is truncated, belongs to another configuration, or does not
+                hold what ``config`` and ``twins`` imply.
         """
         folder = self.folder(run_key(config, twins))
+        metrics_path = folder / METRICS_NAME
+        if not metrics_path.is_file():
+            return None
         try:
             stored = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
-            done = json.loads((folder / METRICS_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+            done = json.loads(metrics_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise DamagedRun(f"cannot read its JSON ({err})") from None
         if stored != key_document(config, twins):
-            return None
+            raise DamagedRun(f"its {CONFIG_NAME} is not the configuration its name stands for")
+        check_metrics_file(done, config, twins)
         params = {}
-        if done["status"] == OK and with_params:
-            try:
-                params = {t: load_params(folder / params_name(t)) for t in twins}
-            except (OSError, ValueError, KeyError):
-                return None
+        if done["status"] == OK:
+            for twin in twins:
+                params[twin] = load_params(folder / params_name(twin))
+                check_params(params[twin], config, f"{params_name(twin)}")
         return RunOutcome(status=done["status"], metrics=done["metrics"], params=params,
-                          message=done.get("message", ""),
-                          wall_seconds=float(done.get("wall_seconds", 0.0)),
-                          code=done.get("code", ""))
+                          message=done["message"], wall_seconds=float(done["wall_seconds"]),
+                          code=done["code"])
 
-    def store(self, config, twins, outcome):
+    def store(self, config: TrainConfig, twins: Sequence[str], outcome: RunOutcome) -> Path:
         """Write ``outcome`` for ``config`` (stamping it with the code fingerprint).
 
         Returns the run's folder.
         """
         outcome.code = code_fingerprint()
         folder = self.folder(run_key(config, twins))
+        # A retrained (damaged) run is unfinished until its new metrics.json is
+        # written: never the old metrics beside new parameters.
+        (folder / METRICS_NAME).unlink(missing_ok=True)
         for twin, params in outcome.params.items():
             save_params(folder / params_name(twin), params)
         write_json(folder / CONFIG_NAME, key_document(config, twins))

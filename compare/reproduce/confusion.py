@@ -1,19 +1,22 @@
 """Figure 7's numbers: which digits a trained network mixes up."""
 
 import numpy as np
+from numpy.typing import NDArray
 
-from compare.twins import get_twin
+from compare.twins import Params, get_twin
 
 CHUNK_ROWS = 10_000  # rows per forward pass, to bound memory
 
 
-def predict(twin, params, X, activation):
+def predict(twin: str, params: Params, X: NDArray[np.floating],
+            activation: str) -> NDArray[np.int64]:
     """Predicted classes of ``X`` by ``twin``'s own forward pass.
 
     Args:
         twin: name of a registered twin (compare.twins.TWINS).
-        params: list of (W, b).
+        params: [(W, b), ...].
         X: (N, n_in) inputs.
+        activation: the hidden activation's name.
     Returns:
         int64 array (N,): the argmax of the logits.
     """
@@ -24,18 +27,19 @@ def predict(twin, params, X, activation):
     return np.concatenate(chunks).astype(np.int64)
 
 
-def confusion_matrix(y_true, y_pred, n_classes):
+def confusion_matrix(y_true: NDArray[np.integer], y_pred: NDArray[np.integer],
+                     n_classes: int) -> NDArray[np.int64]:
     """Counts (n_classes, n_classes): row = true class, column = predicted class."""
     matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(matrix, (y_true, y_pred), 1)
     return matrix
 
 
-def confused_pairs(matrix):
+def confused_pairs(matrix: NDArray[np.integer]) -> list[tuple[int, int, int]]:
     """Unordered class pairs by how often they are mixed up, most first.
 
     Returns:
-        list of (a, b, count) with a < b and count = matrix[a, b] + matrix[b, a];
+        (a, b, count) with a < b and count = matrix[a, b] + matrix[b, a];
         ties keep the order (a, b) ascending, so the list is deterministic.
     """
     n = matrix.shape[0]
@@ -43,7 +47,7 @@ def confused_pairs(matrix):
     return sorted(pairs, key=lambda p: -p[2])
 
 
-def pair_rank(pairs, a, b):
+def pair_rank(pairs: list[tuple[int, int, int]], a: int, b: int) -> int:
     """1-based rank of the pair {a, b} in ``confused_pairs`` output."""
     a, b = min(a, b), max(a, b)
     for rank, (x, y, _) in enumerate(pairs, 1):
@@ -52,6 +56,7 @@ def pair_rank(pairs, a, b):
     raise ValueError(f"no pair {a}/{b}")
 
 
-def misclassified(y_true, y_pred, limit):
+def misclassified(y_true: NDArray[np.integer], y_pred: NDArray[np.integer],
+                  limit: int) -> NDArray[np.intp]:
     """Indices (at most ``limit``) of wrongly classified samples, in data order."""
     return np.flatnonzero(y_true != y_pred)[:limit]

@@ -18,35 +18,35 @@ rate and fig 6's sigmoid) share one cache entry, so they train once.
 Where the paper is silent we chose, and say so: the decaying rate is
 1.0 / (1 + 0.1 epoch) (it starts at the best constant rate, 1.0, "making large
 motions at the beginning and refining later"); batch 1 uses 0.1 / (1 + 0.1
-epoch), because single-sample steps of 1.0 are erratic (after 3,000 samples:
-50% test accuracy at 1.0, 82% at 0.1) and the paper notes that "different
-learning rates should be used".
-
-Budget of the full reproduction (``FULL``). Measured on this project's
-2-core machine while other jobs ran, for both twins in lockstep including the
-per-epoch evaluation on all 70,000 images: a batch-250 epoch of the 100-unit
-network takes ~10 s (800 units: ~51 s); a batch-1 epoch ~5 ms per sample,
-~300 s for 60,000 (mostly autograd's per-step overhead). ``estimate_seconds``
-models this; with 2 jobs, longest first, FULL comes to ~100 core-minutes and
-~50 minutes of wall time (fig 3: 5 batch-1 epochs, ~26 minutes on one core;
-fig 5: 7 widths x 10 epochs, ~20 core-minutes; figs 2/4/6: 12 distinct runs x
-30 epochs, ~53 core-minutes): 60-75 minutes on a busy machine. ``QUICK``
-(5,000 training and 2,000 test images, 2-3 epochs, 4 widths) takes 1-3 minutes.
+epoch), because single-sample steps of 1.0 are erratic and the paper notes
+that "different learning rates should be used" (docs/reproduce.md gives the
+measurements behind both choices and the time each scale takes).
 """
 
 from dataclasses import dataclass, field, replace
+from typing import Any
+
+from compare.train.config import TrainConfig
 
 FIGURE_NUMBERS = ("2", "3", "4", "5", "6", "7")
 
 # The paper's network and training; every figure varies this.
-PAPER_SETUP = {"activation": "sigmoid", "hidden": (100,), "init": "normal",
-               "batch_size": 250, "schedule": "decay", "lr": 1.0, "decay": 0.1}
+PAPER_SETUP: dict[str, Any] = {"activation": "sigmoid", "hidden": (100,), "init": "normal",
+                               "batch_size": 250, "schedule": "decay", "lr": 1.0,
+                               "decay": 0.1}
 BATCH1_LR = 0.1
+DATASET = "mnist"
 
 INIT_LABELS = {"normal": "N(0,1)", "xavier": "Xavier", "he": "He"}
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 CONSTANT_RATES = (0.01, 0.1, 1.0)
 DECAY_LABEL = "decaying"
+
+# The cost model that orders the runs, longest first: an epoch costs one unit
+# per image and neuron it passes through (training and evaluation alike),
+# plus a fixed overhead per SGD step, in the same units. Only the ratio
+# matters; docs/reproduce.md has the timings it comes from.
+STEP_COST = 5000.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Variant:
     """One legend entry: a label and what it changes in PAPER_SETUP."""
 
     label: str
-    settings: dict = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Figure:
         title: what it shows.
         kind: "curves" (metrics per epoch), "hidden" (against hidden units) or
             "confusion" (figure 7).
-        variants: tuple of Variant, one run each (per seed).
+        variants: one Variant per run (per seed).
         epochs: epochs every run of the figure trains.
         metrics: per-epoch metric keys drawn for each variant ("curves" only).
     """
@@ -74,9 +74,9 @@ class Figure:
     number: str
     title: str
     kind: str
-    variants: tuple
+    variants: tuple[Variant, ...]
     epochs: int
-    metrics: tuple = ("test_acc",)
+    metrics: tuple[str, ...] = ("test_acc",)
 
 
 @dataclass(frozen=True)
@@ -85,16 +85,16 @@ class Scale:
 
     Attributes:
         name: "full" or "quick".
-        epochs: dict figure number -> epochs (figure 7 reuses figure 6's run).
+        epochs: figure number -> epochs (figure 7 reuses figure 6's run).
         hidden_sweep: the hidden-unit counts of figure 5.
-        train_subset, test_subset: images used (None = all 60,000 / 10,000).
+        train_subset, test_subset: images used (None = the whole split).
     """
 
     name: str
-    epochs: dict
-    hidden_sweep: tuple
-    train_subset: int = None
-    test_subset: int = None
+    epochs: dict[str, int]
+    hidden_sweep: tuple[int, ...]
+    train_subset: int | None = None
+    test_subset: int | None = None
 
 
 FULL = Scale("full", epochs={"2": 30, "3": 5, "4": 30, "5": 10, "6": 30},
@@ -103,7 +103,8 @@ QUICK = Scale("quick", epochs={"2": 3, "3": 2, "4": 3, "5": 2, "6": 3},
               hidden_sweep=(10, 50, 100, 400), train_subset=5000, test_subset=2000)
 
 
-def adjust(scale, epochs=None, train_subset=None, test_subset=None):
+def adjust(scale: Scale, epochs: int | None = None, train_subset: int | None = None,
+           test_subset: int | None = None) -> Scale:
     """``scale`` with every figure's epochs and/or the data subsets replaced."""
     if epochs is not None:
         scale = replace(scale, epochs={k: epochs for k in scale.epochs})
@@ -114,20 +115,23 @@ def adjust(scale, epochs=None, train_subset=None, test_subset=None):
     return scale
 
 
-def activation_label(activation, init):
+def activation_label(activation: str, init: str) -> str:
+    """Legend label of figure 6's curve for ``activation`` with ``init``."""
     return f"{activation}, {INIT_LABELS[init]}"
 
 
-def rate_label(lr):
+def rate_label(lr: float) -> str:
+    """Legend label of figure 4's curve for the constant rate ``lr``."""
     return f"constant {lr:g}"
 
 
-def hidden_label(units):
+def hidden_label(units: int) -> str:
+    """Legend label of figure 5's point for ``units`` hidden units."""
     return f"{units} hidden"
 
 
-def figures(scale):
-    """Return dict number -> Figure for ``scale``."""
+def figures(scale: Scale) -> dict[str, Figure]:
+    """Every figure at ``scale``, by number."""
     e = scale.epochs
     act_variants = tuple(
         Variant(activation_label(a, init), {"activation": a, "init": init})
@@ -162,49 +166,39 @@ class Run:
     figure: str
     label: str
     seed: int
-    config: object  # compare.train.trainer.TrainConfig
+    config: TrainConfig
 
 
-def make_config(settings, epochs, seed, scale):
+def make_config(settings: dict[str, Any], epochs: int, seed: int, scale: Scale) -> TrainConfig:
     """The TrainConfig of PAPER_SETUP changed by ``settings``."""
-    from compare.train.trainer import TrainConfig  # the trainer pulls in both twins
     fields = dict(PAPER_SETUP, **settings)
-    return TrainConfig(**fields, epochs=epochs, seed=seed,
+    return TrainConfig(**fields, dataset=DATASET, epochs=epochs, seed=seed,
                        train_subset=scale.train_subset, test_subset=scale.test_subset)
 
 
-def plan(numbers, scale, seeds=1):
+def plan(numbers: "tuple[str, ...] | list[str]", scale: Scale, seeds: int = 1) -> list[Run]:
     """The runs that figures ``numbers`` need: every variant at seeds 0..seeds-1.
 
     Returns:
-        list of Run, in figure, variant, seed order (duplicates across
-        figures included; the runner trains each configuration once).
+        Runs in figure, variant, seed order (duplicates across figures
+        included; the runner trains each configuration once).
     """
     table = figures(scale)
     return [Run(n, v.label, seed, make_config(v.settings, table[n].epochs, seed, scale))
             for n in numbers for v in table[n].variants for seed in range(seeds)]
 
 
-def estimate_seconds(config):
-    """Rough seconds to train ``config`` with both twins (see the budget above).
+def relative_cost(config: TrainConfig, n_train: int, n_test: int, n_classes: int) -> float:
+    """How long ``config`` takes to train, in the units of STEP_COST (for ordering only).
 
-    Per epoch: training plus evaluation grow with images x width (1e-6 s per
-    image and unit, the pair, measured); every step adds ~5 ms of Python
-    overhead for the pair, which is what dominates batch 1.
+    Args:
+        config: the run.
+        n_train, n_test: the sizes of the whole splits (a subset of the config
+            takes its first images).
+        n_classes: the output layer's width.
     """
-    n = config.train_subset or 60_000
-    n_test = config.test_subset or 10_000
+    n = config.train_subset or n_train
+    n_eval = n + (config.test_subset or n_test)
     steps = -(-n // (config.batch_size or n))
-    width = sum(config.hidden) + 10
-    return config.epochs * ((n + n_test) * width * 1e-6 + steps * 5e-3)
-
-
-def estimate_wall_seconds(configs, jobs):
-    """Wall time of training ``configs`` on ``jobs`` workers, longest first.
-
-    Greedy: each run goes to the worker that frees up first, as the runner does.
-    """
-    free = [0.0] * max(1, jobs)
-    for cost in sorted((estimate_seconds(c) for c in configs), reverse=True):
-        free[free.index(min(free))] += cost
-    return max(free)
+    neurons = sum(config.hidden) + n_classes
+    return config.epochs * (n_eval * neurons + steps * STEP_COST)

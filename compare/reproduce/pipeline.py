@@ -7,62 +7,43 @@ Layout of ``OUT``:
 - ``derivatives/``: written by ``twinprop derivatives``; linked if present.
 """
 
-import math
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from compare.atomic import write_json
 from compare.reproduce import confusion, plots, runner
 from compare.reproduce import figures as F
 from compare.reproduce.cache import RunCache, code_fingerprint, run_key
 from compare.reproduce.claims import Measurements, evaluate_claims
+from compare.reproduce.options import Options, check_options, scale_of, split_sizes
 from compare.reproduce.report import FigureEntry, Reproduction, write_report
-from compare.reproduce.results import Series
+from compare.reproduce.results import RunOutcome, Series, largest_epoch_gap
+from compare.reproduce.soundness import DamagedRun
+from compare.train.config import TrainConfig
 
 MISCLASSIFIED_SHOWN = 32
-TRAIN_IMAGES = 60_000  # MNIST's training set, when no subset is taken
+
+Outcomes = dict[str, RunOutcome]
 
 
-@dataclass
-class Options:
-    """What ``twinprop reproduce`` was asked to do."""
-
-    figures: tuple = F.FIGURE_NUMBERS
-    quick: bool = False
-    seeds: int = 1
-    jobs: int = None
-    scheduler: str = None
-    out: Path = Path("twinprop-out")
-    data_dir: Path = None
-    epochs: int = None
-    train_subset: int = None
-    test_subset: int = None
-    command: str = "twinprop reproduce"
-
-
-def scale_of(options):
-    """The Scale the options ask for, and its name (full, quick or custom)."""
-    scale = F.QUICK if options.quick else F.FULL
-    custom = any(v is not None for v in (options.epochs, options.train_subset,
-                                         options.test_subset))
-    scale = F.adjust(scale, options.epochs, options.train_subset, options.test_subset)
-    return scale, ("custom" if custom else scale.name)
-
-
-def describe_scale(scale):
-    images = (f"{scale.train_subset or 60000:,} training and {scale.test_subset or 10000:,} "
+def describe_scale(scale: F.Scale) -> str:
+    """One sentence on the images and epochs of ``scale``."""
+    n_train, n_test = split_sizes(F.DATASET)
+    images = (f"{scale.train_subset or n_train:,} training and {scale.test_subset or n_test:,} "
               f"test images")
     epochs = ", ".join(f"fig {k}: {v}" for k, v in scale.epochs.items())
     return f"{images}; epochs {epochs} (fig 7 uses fig 6's tanh run)"
 
 
-def describe_figure(figure, cfg):
+def describe_figure(figure: F.Figure, cfg: TrainConfig) -> str:
     """One sentence on a figure's setup: the base configuration and what varies.
 
     Args:
-        figure: figures.Figure.
+        figure: the figure.
         cfg: the TrainConfig of PAPER_SETUP at this scale.
     """
     varies = sorted({k for v in figure.variants for k in v.settings})
@@ -76,7 +57,7 @@ def describe_figure(figure, cfg):
     return describe_config(cfg) + what
 
 
-def describe_config(cfg):
+def describe_config(cfg: TrainConfig) -> str:
     """One sentence on a configuration."""
     rate = (f"decaying rate {cfg.lr:g} / (1 + {cfg.decay:g} epoch)" if cfg.schedule == "decay"
             else f"{cfg.schedule} rate {cfg.lr:g}")
@@ -86,10 +67,16 @@ def describe_config(cfg):
             f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}.")
 
 
-def reproduce(options, run_fn=runner.train, log=None):
-    """Run the reproduction; return the path of report.html."""
+def reproduce(options: Options, run_fn: runner.RunFn = runner.train,
+              log: Callable[[str], None] | None = None) -> Path:
+    """Run the reproduction; return the path of report.html.
+
+    Raises:
+        ConfigError: an option out of its domain (checked before any training).
+    """
+    check_options(options)
     scale, scale_name = scale_of(options)
-    twins = runner.TWINS
+    twins = options.twins
     table = F.figures(scale)
     cache = RunCache(options.out)
     outcomes = runner.run_all(F.plan(options.figures, scale, options.seeds), cache, twins,
@@ -98,12 +85,10 @@ def reproduce(options, run_fn=runner.train, log=None):
     drawn, not_drawn = [], []
     for number in F.FIGURE_NUMBERS:
         runs = F.plan([number], scale, options.seeds)
-        if number in options.figures or all(cache.has(r.config, twins) for r in runs):
+        found = _cached(cache, runs, twins, outcomes)
+        if number in options.figures or found is not None:
             drawn.append(number)
-            for r in runs:
-                key = run_key(r.config, twins)
-                if key not in outcomes:
-                    outcomes[key] = cache.load(r.config, twins)
+            outcomes.update(found or {})
         else:
             not_drawn.append((number, f"not run yet (add --figure {number} to this command)"))
     series = {n: _series(table[n], F.plan([n], scale, options.seeds), outcomes, twins)
@@ -111,7 +96,8 @@ def reproduce(options, run_fn=runner.train, log=None):
 
     report_dir = Path(options.out) / scale_name
     figure_dir = report_dir / "figures"
-    entries, matrices = [], {}
+    entries: list[FigureEntry] = []
+    matrices: dict[str, NDArray[np.int64]] = {}
     for number in drawn:
         figure, runs = table[number], F.plan([number], scale, options.seeds)
         setup = describe_figure(figure, F.make_config({}, figure.epochs, 0, scale))
@@ -130,7 +116,7 @@ def reproduce(options, run_fn=runner.train, log=None):
         entries.append(FigureEntry(number, figure.title,
                                    [p.relative_to(report_dir).as_posix() for p in pngs], setup))
 
-    claims = evaluate_claims(Measurements(series, matrices))
+    claims = evaluate_claims(Measurements(twins, series, matrices))
     write_json(report_dir / "claims.json", [c.__dict__ for c in claims])
     rep = Reproduction(
         scale_name=scale_name, scale_text=describe_scale(scale), seeds=options.seeds,
@@ -142,15 +128,37 @@ def reproduce(options, run_fn=runner.train, log=None):
     return write_report(rep, report_dir)[1]
 
 
-def _series(figure, runs, outcomes, twins):
-    """dict label -> Series of ``figure``, seeds in order."""
-    by_label = {}
+def _cached(cache: RunCache, runs: list[F.Run], twins: Sequence[str],
+            outcomes: Outcomes) -> Outcomes | None:
+    """The outcomes of ``runs`` not in ``outcomes``, from the cache; None unless all are
+    there, whole and sound."""
+    found: Outcomes = {}
+    for r in runs:
+        key = run_key(r.config, twins)
+        if key in outcomes or key in found:
+            continue
+        try:
+            cached = cache.load(r.config, twins)
+        except DamagedRun:
+            return None
+        if cached is None:
+            return None
+        found[key] = cached
+    return found
+
+
+def _series(figure: F.Figure, runs: list[F.Run], outcomes: Outcomes,
+            twins: Sequence[str]) -> dict[str, Series]:
+    """label -> Series of ``figure``, seeds in order."""
+    by_label: dict[str, list[RunOutcome]] = {}
     for r in runs:
         by_label.setdefault(r.label, []).append(outcomes[run_key(r.config, twins)])
     return {v.label: Series(v.label, v.settings, by_label[v.label]) for v in figure.variants}
 
 
-def _figure7(figure, cfg, outcome, twins, options, folder):
+def _figure7(figure: F.Figure, cfg: TrainConfig, outcome: RunOutcome, twins: Sequence[str],
+             options: Options, folder: Path
+             ) -> tuple[dict[str, NDArray[np.int64]], list[Path]]:
     """Confusion matrices of figure 7's network (first seed) and its misclassified images."""
     data = runner.dataset(cfg.dataset, options.data_dir, cfg.dtype)
     X, y = data.x_test[:cfg.test_subset], np.asarray(data.y_test[:cfg.test_subset])
@@ -167,46 +175,56 @@ def _figure7(figure, cfg, outcome, twins, options, folder):
     return matrices, pngs
 
 
-def _distinct(drawn, scale, seeds, twins):
+def _distinct(drawn: Sequence[str], scale: F.Scale, seeds: int,
+              twins: Sequence[str]) -> list[tuple[str, F.Run, list[str]]]:
     """(key, first Run, figures using it) for every configuration of ``drawn``."""
-    seen = {}
-    for r in F.plan(drawn, scale, seeds):
+    seen: dict[str, tuple[F.Run, list[str]]] = {}
+    for r in F.plan(list(drawn), scale, seeds):
         key = run_key(r.config, twins)
         seen.setdefault(key, (r, []))[1].append(r.figure)
     return [(key, run, sorted(set(figs))) for key, (run, figs) in seen.items()]
 
 
-def _largest(values):
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    return max(finite) if finite else float("nan")
+def _lockstep_rows(drawn: Sequence[str], scale: F.Scale, seeds: int, outcomes: Outcomes,
+                   twins: Sequence[str]) -> list[list[Any]]:
+    """One row per distinct run: how far apart its twins ended up, and their speed.
 
-
-def _lockstep_rows(drawn, scale, seeds, outcomes, twins):
-    rows = []
+    Both differences are the largest between any two twins (over every epoch).
+    """
+    rows: list[list[Any]] = []
     for key, run, figs in _distinct(drawn, scale, seeds, twins):
         outcome = outcomes[key]
         if not outcome.ok:
             rows.append(["/".join(figs), run.label, run.seed, "diverged", "", "", "",
                          *[""] * len(twins)])
             continue
-        epochs = {t: outcome.metrics[t] for t in twins}
-        dparam = _largest(e.get("max_param_diff") for e in epochs[twins[0]])
-        dacc = _largest(abs(a["test_acc"] - b["test_acc"])
-                        for a, b in zip(epochs[twins[0]], epochs[twins[-1]]))
-        seconds = [f"{np.mean([e['seconds'] for e in epochs[t]]):.2f}" for t in twins]
-        n_epochs = len(epochs[twins[0]])
+        epochs = [outcome.metrics[t] for t in twins]
+        seconds = [f"{np.mean([e['seconds'] for e in ep]):.2f}" for ep in epochs]
+        n_epochs = len(epochs[0])
+        if len(twins) > 1:
+            dparam = _largest_param_diff(epochs)
+            dacc = f"{100 * largest_epoch_gap(epochs, 'test_acc'):.3f}"
+        else:
+            dparam = dacc = "one twin"
         rows.append(["/".join(figs), run.label, run.seed, n_epochs,
-                     f"{n_epochs * _steps_per_epoch(run.config):,}",
-                     f"{dparam:.2e}", f"{100 * dacc:.3f}", *seconds])
+                     f"{n_epochs * _steps_per_epoch(run.config):,}", dparam, dacc, *seconds])
     return rows
 
 
-def _steps_per_epoch(cfg):
-    n = cfg.train_subset or TRAIN_IMAGES
+def _largest_param_diff(epochs: list[list[dict[str, Any]]]) -> str:
+    """The trainer's max_param_diff (already the largest over twin pairs), over epochs."""
+    values = [e.get("max_param_diff") for ep in epochs for e in ep]
+    finite = [float(v) for v in values if isinstance(v, (int, float)) and np.isfinite(v)]
+    return f"{max(finite):.2e}" if finite else "not recorded"
+
+
+def _steps_per_epoch(cfg: TrainConfig) -> int:
+    n = cfg.train_subset or split_sizes(cfg.dataset)[0]
     return -(-n // (cfg.batch_size or n))
 
 
-def _run_rows(drawn, scale, seeds, outcomes, twins):
+def _run_rows(drawn: Sequence[str], scale: F.Scale, seeds: int, outcomes: Outcomes,
+              twins: Sequence[str]) -> list[list[Any]]:
     current = code_fingerprint()
     return [[f"[{key}](../runs/{key}/metrics.json)", "/".join(figs), run.label, run.seed,
              outcomes[key].status, f"{outcomes[key].wall_seconds:.0f}",

@@ -1,14 +1,16 @@
 """The figures: one PNG per paper figure, its data (JSON and CSV) beside it.
 
-Curves figures draw each twin in its own panel, side by side, and a third
-panel with their difference (manual minus autodiff, in percentage points);
-with several seeds every curve is the mean with a band of one standard
-deviation.
+Curves figures draw each twin in its own panel, side by side, and, with two
+twins or more, one more panel with the largest difference between any two of
+them (max minus min over the twins, in percentage points); with several seeds
+every curve is the mean with a band of one standard deviation.
 """
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -16,8 +18,13 @@ matplotlib.use("Agg")  # files only; never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure as MplFigure  # noqa: E402
+from numpy.typing import ArrayLike, NDArray  # noqa: E402
 
 from compare.atomic import atomic_path, write_json, write_text  # noqa: E402
+from compare.reproduce.figures import Figure  # noqa: E402
+from compare.reproduce.results import Series, spread  # noqa: E402
 
 METRIC_NAMES = {"train_acc": "train", "test_acc": "test"}
 LINESTYLES = {"test_acc": "-", "train_acc": "--"}
@@ -25,14 +32,16 @@ LINESTYLES = {"test_acc": "-", "train_acc": "--"}
 ACTIVATION_COLORS = {"sigmoid": "tab:blue", "tanh": "tab:orange", "relu": "tab:green"}
 INIT_LINESTYLES = {"normal": "-", "xavier": "--", "he": ":"}
 DPI = 100
+MARKERS = "oxs^Dv*+"  # one per twin on figure 5, cycled
+GAP_TITLE = "largest difference between twins"
 
 
-def _nums(values):
+def _nums(values: ArrayLike) -> list[float | None]:
     """A float array as a JSON list, NaN as null."""
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, float)]
 
 
-def save_png(fig, path):
+def save_png(fig: MplFigure, path: Path) -> None:
     """Write a matplotlib figure to ``path`` atomically and close it."""
     fig.tight_layout()
     with atomic_path(path) as tmp:
@@ -40,7 +49,7 @@ def save_png(fig, path):
     plt.close(fig)
 
 
-def write_csv(path, header, rows):
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Write rows (lists) under ``header`` as CSV, atomically."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -49,52 +58,47 @@ def write_csv(path, header, rows):
     write_text(path, buffer.getvalue())
 
 
-def _difference(series, twins, key):
-    """Per-epoch (mean, std) over seeds of twin0 - twin1 for ``key``."""
-    a, b = series.values(twins[0], key), series.values(twins[1], key)
-    n = min(a.shape[1], b.shape[1])
-    diff = a[:, :n] - b[:, :n]
-    if n == 0 or np.isnan(diff).all(axis=1).any():
-        return np.zeros(0), np.zeros(0)
-    return diff.mean(axis=0), diff.std(axis=0)
-
-
-def _style(index, series, key, label):
+def _style(index: int, series: Series, key: str, label: str) -> dict[str, Any]:
     """Colour and line style of one curve."""
     settings = series.settings
     if "init" in settings and "activation" in settings:
         return {"color": ACTIVATION_COLORS.get(settings["activation"]),
                 "ls": INIT_LINESTYLES.get(settings["init"], "-"), "label": label}
-    colors = plt.get_cmap("tab10").colors
-    return {"color": colors[index % len(colors)], "ls": LINESTYLES[key], "label": label}
+    # "C0".."C9": matplotlib's default colour cycle.
+    return {"color": f"C{index % 10}", "ls": LINESTYLES[key], "label": label}
 
 
-def _band(ax, x, mean, std, **style):
+def _band(ax: Axes, x: NDArray[np.integer], mean: NDArray[np.floating],
+          std: NDArray[np.floating], **style: Any) -> None:
     # Markers too: with a handful of epochs a bare line is hard to see.
     line, = ax.plot(x, mean, marker="." if len(x) <= 40 else None, **style)
     if np.any(std > 0):
         ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.2, lw=0)
 
 
-def draw_curves(figure, series, twins, folder):
-    """Figure 2, 3, 4 or 6: accuracy per epoch, per twin, plus their difference.
+def draw_curves(figure: Figure, series: list[Series], twins: Sequence[str],
+                folder: Path) -> Path:
+    """Figure 2, 3, 4 or 6: accuracy per epoch, per twin, plus their largest difference.
 
     Args:
-        figure: figures.Figure (its ``metrics`` are the curves per series).
-        series: list of results.Series, one per variant.
-        twins: twin names (1 or 2).
+        figure: the figure (its ``metrics`` are the curves per series).
+        series: one Series per variant.
+        twins: twin names, one panel each; with two or more, a last panel shows
+            the largest difference between any two of them.
         folder: where fig<N>.png, .json and .csv go.
     Returns:
         Path of the PNG.
     """
     twins = list(twins)
-    n_panels = len(twins) + (len(twins) == 2)
-    fig, axes = plt.subplots(1, n_panels, figsize=(5.2 * n_panels, 4.2), squeeze=False)
-    axes = axes[0]
+    gap = len(twins) > 1
+    n_panels = len(twins) + gap
+    fig, grid = plt.subplots(1, n_panels, figsize=(5.2 * n_panels, 4.2), squeeze=False)
+    axes = grid[0]
     data, rows = [], []
     for i, s in enumerate(series):
-        entry = {"label": s.label, "settings": _jsonable(s.settings), "seeds": len(s.outcomes),
-                 "diverged": s.diverged, "twins": {}, "difference": {}}
+        entry: dict[str, Any] = {"label": s.label, "settings": _jsonable(s.settings),
+                                 "seeds": len(s.outcomes), "diverged": s.diverged,
+                                 "twins": {}, "largest_difference": {}}
         for key in figure.metrics:
             name = f"{s.label} {METRIC_NAMES[key]}" if len(figure.metrics) > 1 else s.label
             style = _style(i, s, key, name)
@@ -105,21 +109,21 @@ def draw_curves(figure, series, twins, folder):
                 entry["twins"].setdefault(twin, {})[key] = {"mean": _nums(mean), "std": _nums(std)}
                 rows += [[figure.number, s.label, twin, key, e, m, d, len(s.outcomes)]
                          for e, m, d in zip(epochs, _nums(mean), _nums(std))]
-            if len(twins) == 2:
-                mean, std = _difference(s, twins, key)
+            if gap:
+                mean, std = s.gap_mean_std(twins, key)
                 epochs = np.arange(1, len(mean) + 1)
                 _band(axes[-1], epochs, 100 * mean, 100 * std, **style)
-                entry["difference"][key] = {"mean": _nums(mean), "std": _nums(std)}
-                rows += [[figure.number, s.label, f"{twins[0]}-{twins[1]}", key, e, m, d,
+                entry["largest_difference"][key] = {"mean": _nums(mean), "std": _nums(std)}
+                rows += [[figure.number, s.label, "largest difference", key, e, m, d,
                           len(s.outcomes)] for e, m, d in zip(epochs, _nums(mean), _nums(std))]
         data.append(entry)
     for ax in axes:
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     for ax, twin in zip(axes, twins):
         ax.set(title=f"{twin} twin", xlabel="epoch", ylabel="accuracy (%)")
-    if len(twins) == 2:
-        axes[-1].set(title=f"{twins[0]} - {twins[1]}", xlabel="epoch",
-                     ylabel="accuracy difference (points)")
+    if gap:
+        axes[-1].set(title=GAP_TITLE, xlabel="epoch",
+                     ylabel="accuracy, max - min (points)")
         axes[-1].axhline(0, color="grey", lw=0.5)
     for ax in axes:
         ax.grid(alpha=0.3)
@@ -129,16 +133,21 @@ def draw_curves(figure, series, twins, folder):
                   ["figure", "label", "twin", "metric", "epoch", "mean", "std", "seeds"], rows)
 
 
-def draw_hidden(figure, series, twins, folder):
+def draw_hidden(figure: Figure, series: list[Series], twins: Sequence[str],
+                folder: Path) -> Path:
     """Figure 5: final test accuracy and seconds per epoch against hidden units.
 
-    Both twins are overlaid; the third panel is their accuracy difference.
+    Every twin is overlaid; with two twins or more a third panel shows the
+    largest difference of final test accuracy between any two of them.
     """
     twins = list(twins)
+    gap = len(twins) > 1
     widths = [s.settings["hidden"][0] for s in series]
-    fig, axes = plt.subplots(1, 3 if len(twins) == 2 else 2, figsize=(15, 4.2))
-    data, rows = {"hidden": widths, "twins": {}}, []
-    for twin, marker in zip(twins, "ox"):
+    fig, axes = plt.subplots(1, 2 + gap, figsize=(5 * (2 + gap), 4.2))
+    data: dict[str, Any] = {"hidden": widths, "twins": {}}
+    rows = []
+    for index, twin in enumerate(twins):
+        marker = MARKERS[index % len(MARKERS)]
         acc = [_final_stats(s, twin, "test_acc") for s in series]
         sec = [_final_stats(s, twin, "seconds", over_epochs=True) for s in series]
         axes[0].errorbar(widths, [100 * a for a, _ in acc], [100 * d for _, d in acc],
@@ -151,13 +160,13 @@ def draw_hidden(figure, series, twins, folder):
                                "seconds_per_epoch_std": _nums([d for _, d in sec])}
         rows += [[figure.number, h, twin, a[0], a[1], t[0], t[1], len(s.outcomes)]
                  for h, a, t, s in zip(widths, acc, sec, series)]
-    if len(twins) == 2:
-        diff = [100 * (series[i].final(twins[0]) - series[i].final(twins[1]))
-                for i in range(len(series))]
+    if gap:
+        finals = np.array([[s.final(twin) for s in series] for twin in twins])
+        diff = 100 * spread(finals)
         axes[2].plot(widths, diff, marker="o")
         axes[2].axhline(0, color="grey", lw=0.5)
-        axes[2].set(title=f"{twins[0]} - {twins[1]}", ylabel="test accuracy difference (points)")
-        data["difference_final_test_acc_points"] = _nums(diff)
+        axes[2].set(title=GAP_TITLE, ylabel="final test accuracy, max - min (points)")
+        data["largest_difference_final_test_acc_points"] = _nums(diff)
     axes[0].set(title="final test accuracy", ylabel="accuracy (%)")
     axes[1].set(title="training time per epoch (each twin)", ylabel="seconds per epoch")
     for ax in axes:
@@ -170,7 +179,8 @@ def draw_hidden(figure, series, twins, folder):
                    "seconds_per_epoch", "seconds_per_epoch_std", "seeds"], rows)
 
 
-def _final_stats(series, twin, key, over_epochs=False):
+def _final_stats(series: Series, twin: str, key: str,
+                 over_epochs: bool = False) -> tuple[float, float]:
     """(mean, std) across seeds of the last epoch's ``key`` (or its mean over epochs)."""
     v = series.values(twin, key)
     if v.shape[1] == 0:
@@ -179,12 +189,17 @@ def _final_stats(series, twin, key, over_epochs=False):
     return float(np.mean(per_seed)), float(np.std(per_seed))
 
 
-def draw_confusion(figure, matrices, pairs, folder):
+def draw_confusion(figure: Figure, matrices: dict[str, NDArray[np.int64]],
+                   pairs: dict[str, list[tuple[int, int, int]]], folder: Path) -> Path:
     """Figure 7: one confusion matrix per twin (rows true, columns predicted).
 
     Args:
-        matrices: dict twin -> int array (n_classes, n_classes).
-        pairs: dict twin -> confused_pairs() list, most confused first.
+        figure: figure 7.
+        matrices: twin -> int array (n_classes, n_classes).
+        pairs: twin -> confused_pairs() list, most confused first.
+        folder: where fig7.png, .json and .csv go.
+    Returns:
+        Path of the PNG.
     """
     twins = list(matrices)
     fig, axes = plt.subplots(1, len(twins), figsize=(6 * len(twins), 5.4), squeeze=False)
@@ -200,7 +215,8 @@ def draw_confusion(figure, matrices, pairs, folder):
                     color="white" if errors[i, j] > 0.6 * errors.max() else "black")
         top = ", ".join(f"{a}/{b}" for a, b, _ in pairs[twin][:3])
         ax.set(title=f"{twin} twin (most confused: {top})",
-               xlabel="predicted (errors coloured)", ylabel="true", xticks=range(m.shape[1]), yticks=range(m.shape[0]))
+               xlabel="predicted (errors coloured)", ylabel="true",
+               xticks=range(m.shape[1]), yticks=range(m.shape[0]))
         rows += [[twin, i, *row] for i, row in enumerate(m.tolist())]
     fig.suptitle(f"Figure {figure.number}: {figure.title}")
     data = {"twins": {t: {"matrix": np.asarray(matrices[t]).tolist(),
@@ -210,13 +226,20 @@ def draw_confusion(figure, matrices, pairs, folder):
                   ["twin", "true", *[f"pred_{j}" for j in range(n)]], rows)
 
 
-def draw_misclassified(images, y_true, y_pred, indices, twin, folder, columns=8):
+def draw_misclassified(images: NDArray[np.floating], y_true: NDArray[np.integer],
+                       y_pred: NDArray[np.integer], indices: NDArray[np.integer], twin: str,
+                       folder: Path, columns: int = 8) -> Path:
     """A grid of misclassified test images titled 'true -> predicted'.
 
     Args:
         images: (N, 784) test inputs in [0, 1].
         y_true, y_pred: (N,) int labels and predictions.
         indices: which rows to show (from confusion.misclassified).
+        twin: whose predictions these are.
+        folder: where fig7-misclassified.png, .json and .csv go.
+        columns: images per row of the grid.
+    Returns:
+        Path of the PNG.
     """
     n_rows = max(1, -(-len(indices) // columns))
     fig, axes = plt.subplots(n_rows, columns, figsize=(1.3 * columns, 1.5 * n_rows),
@@ -237,11 +260,12 @@ def draw_misclassified(images, y_true, y_pred, indices, twin, folder, columns=8)
     return stem.with_suffix(".png")
 
 
-def _jsonable(settings):
+def _jsonable(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
 
 
-def _write(fig, folder, figure, data, header, rows):
+def _write(fig: MplFigure, folder: Path, figure: Figure, data: dict[str, Any],
+           header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
     stem = Path(folder) / f"fig{figure.number}"
     write_json(stem.with_suffix(".json"), {"figure": figure.number, "title": figure.title,
                                            "epochs": figure.epochs, **data})
