@@ -88,7 +88,7 @@ def get_twin(name: str) -> Twin:
 
 def check_twin_names(names: "str | tuple[str, ...] | list[str]") -> tuple[str, ...]:
     """``names`` as a tuple of distinct registered twin names, or raise ConfigError."""
-    names = tuple(names.split(",")) if isinstance(names, str) else tuple(names)
+    names = tuple(n for n in names.split(",") if n) if isinstance(names, str) else tuple(names)
     if not names or len(set(names)) != len(names):
         raise ConfigError(f"name one or more distinct twins, not {list(names)}; "
                           f"choose from {', '.join(TWINS)}")
