@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -43,8 +44,12 @@ Tiny = tuple[DatasetSpec, Arrays, Path]
 
 @pytest.fixture
 def tiny(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Tiny:
-    """A generated data set registered as "tiny", its files in tmp_path/dir (gz)."""
+    """A generated data set registered as "tiny", its files in tmp_path/dir (gz).
+
+    The working folder is tmp_path, so a default output lands there.
+    """
     isolate(monkeypatch, tmp_path)
+    monkeypatch.chdir(tmp_path)
     arrays = make_arrays()
     spec = make_spec(arrays)
     monkeypatch.setitem(datasets.CATALOG, "tiny", spec)
@@ -289,7 +294,7 @@ def test_damaged_cache_file_is_refused_in_one_line_and_repair_mends_only_it(
         status = main(["data", "fetch", "--dataset", "tiny", "--repair",
                        "--data-dir", str(folder)])
         out, err = capsys.readouterr()
-        assert status == 0 and f"repaired or added {spec.files[key].name} from" in out, err
+        assert status == 0 and f"repaired {spec.files[key].name} from" in out, err
     loaded = cache.load(spec)
     for k in KEYS:
         np.testing.assert_array_equal(loaded[k], arrays[k])
@@ -458,3 +463,16 @@ def test_cache_location_prefers_twinprop_data_then_xdg_then_home(
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache.cache_root() == tmp_path / "home" / ".cache" / "twinprop"
     assert cache.dataset_dir(datasets.MNIST) == tmp_path / "home" / ".cache" / "twinprop" / "mnist"
+
+
+def test_the_suite_reads_its_own_cache_never_the_users(tmp_path: Path) -> None:
+    """conftest points this process and every subprocess at the session's cache."""
+    users = Path.home() / ".cache" / "twinprop"
+    here = cache.cache_root()
+    assert here != users and os.environ["TWINPROP_DATA"] == str(here)
+    proc = subprocess.run([sys.executable, "-c", "from compare.data import cache; "
+                           "print(cache.cache_root())"],
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.stdout.strip() == str(here)
+    if not os.environ.get("TWINPROP_TEST_DATA"):   # beside the session's own temp folder
+        assert here.parent == Path(tempfile.gettempdir()).parent

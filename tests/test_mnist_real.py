@@ -70,6 +70,7 @@ def test_mnist_first_ten_train_labels(mnist: Dataset) -> None:
 
 
 @pytest.mark.network
+@pytest.mark.slow
 def test_mnist_train_pixels_are_the_canonical_bytes_over_255(mnist: Dataset) -> None:
     pixels = np.empty(mnist.x_train.shape, np.uint8)
     for rows in np.array_split(np.arange(60000), 6):  # chunks: no 376 MB temporaries
@@ -130,7 +131,7 @@ def test_real_cache_with_one_change_is_refused_then_repaired(
     assert snapshot(copy) == before
     # The session's intact cache folder serves as --data-dir for the repair.
     assert main(["data", "fetch", "--repair", "--data-dir", str(mnist_cache), "--quiet"]) == 0
-    assert f"repaired or added {name} from data-dir" in capsys.readouterr().out
+    assert f"repaired {name} from data-dir" in capsys.readouterr().out
     assert hashlib.sha256((copy / name).read_bytes()).hexdigest() == RAW_SHA256[name]
 
 
@@ -145,6 +146,7 @@ def test_fashion_mnist_catalog_checksums_are_those_of_debians_files() -> None:
 
 
 @needs_fashion
+@pytest.mark.slow
 def test_fashion_mnist_is_cached_from_the_package_and_has_6000_and_1000_per_class(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TWINPROP_DATA", str(tmp_path / "cache"))

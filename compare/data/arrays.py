@@ -104,7 +104,8 @@ def load_arrays(spec: "str | DatasetSpec", data_dir: "str | os.PathLike[str] | N
 
 def fetch_into_cache(spec: "str | DatasetSpec", data_dir: "str | os.PathLike[str] | None" = None,
                      repair: bool = False, quiet: bool = False,
-                     mirrors: Sequence[str] | None = None) -> tuple[Arrays, str, list[str]]:
+                     mirrors: Sequence[str] | None = None
+                     ) -> tuple[Arrays, str, dict[str, list[str]]]:
     """``twinprop data fetch``: make the cache hold all four verified files.
 
     Files already cached and intact are kept as they are. Missing files are
@@ -112,7 +113,7 @@ def fetch_into_cache(spec: "str | DatasetSpec", data_dir: "str | os.PathLike[str
     A damaged cached file is refused unless ``repair``, which re-gets just
     the damaged ones, each replaced in one step.
     Returns:
-        (arrays, source description, names of the files fetched or repaired).
+        (arrays, source description, {"repaired": file names, "added": file names}).
     """
     spec = get_spec(spec)
     fetch.check_environment(spec)
@@ -135,7 +136,9 @@ def fetch_into_cache(spec: "str | DatasetSpec", data_dir: "str | os.PathLike[str
         fetch.say(quiet, f"getting {', '.join(spec.files[k].name for k in todo)} "
                          f"into {cache.dataset_dir(spec)}")
         origin = _fill(spec, todo, sources, quiet)
-    return cache.load(spec), origin, [spec.files[k].name for k in todo]
+    done = {"repaired": [spec.files[k].name for k in found.damaged],
+            "added": [spec.files[k].name for k in found.missing]}
+    return cache.load(spec), origin, done
 
 
 def _fill(spec: DatasetSpec, keys: Sequence[Key], sources: Sequence[fetch.Source],

@@ -47,8 +47,8 @@ def repair_command(spec: DatasetSpec) -> str:
 
 def check_writable(spec: DatasetSpec) -> Path:
     """Refuse up front (ConfigError) a cache folder that could not be written into."""
-    what = "the cache folder (TWINPROP_DATA)" if os.environ.get("TWINPROP_DATA") else \
-        "the cache folder (set TWINPROP_DATA to choose another)"
+    what = "TWINPROP_DATA folder" if os.environ.get("TWINPROP_DATA") else \
+        "cache folder (move it with TWINPROP_DATA)"
     return check_output_dir(dataset_dir(spec), what)
 
 
