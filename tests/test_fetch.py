@@ -250,6 +250,12 @@ def test_os_package_folder_with_a_wrong_gz_checksum_is_refused(
 
 # ---- repair --------------------------------------------------------------------------
 
+def _fill_cache(spec: DatasetSpec, arrays: Arrays, tmp_path: Path) -> None:
+    """Put the four files of ``arrays`` in the cache, from a local mirror."""
+    with LocalServer(_serve_gz(tmp_path / "filler", spec, arrays)) as server:
+        load_arrays(spec, mirrors=[server.url], quiet=True)
+
+
 def test_repair_gets_only_the_damaged_file_and_keeps_the_good_ones(
         cache_root: Path, tmp_path: Path, tiny: tuple[DatasetSpec, Arrays]) -> None:
     spec, arrays = tiny
@@ -276,9 +282,7 @@ def test_repair_gets_only_the_damaged_file_and_keeps_the_good_ones(
 def test_a_failed_repair_leaves_the_damaged_file_as_it_was(
         cache_root: Path, tmp_path: Path, tiny: tuple[DatasetSpec, Arrays]) -> None:
     spec, arrays = tiny
-    folder = _serve_gz(tmp_path / "good", spec, arrays)
-    with LocalServer(folder) as server:
-        load_arrays(spec, mirrors=[server.url], quiet=True)
+    _fill_cache(spec, arrays, tmp_path)
     damaged = cache.cached_path(spec, ("train", "images"))
     damaged.write_bytes(b"\x00" * 5)
     before = snapshot(cache_root)
@@ -290,14 +294,13 @@ def test_a_failed_repair_leaves_the_damaged_file_as_it_was(
 def test_repair_refuses_to_delete_a_folder_with_files_in_it(
         cache_root: Path, tmp_path: Path, tiny: tuple[DatasetSpec, Arrays]) -> None:
     spec, arrays = tiny
-    with LocalServer(_serve_gz(tmp_path / "good", spec, arrays)) as server:
-        load_arrays(spec, mirrors=[server.url], quiet=True)
-        path = cache.cached_path(spec, ("train", "labels"))
-        path.unlink()
-        path.mkdir()
-        (path / "notes.txt").write_text("mine")
-        with pytest.raises(DataError, match="is a folder with files in it; move it"):
-            fetch_into_cache(spec, repair=True, mirrors=[server.url], quiet=True)
+    _fill_cache(spec, arrays, tmp_path)
+    path = cache.cached_path(spec, ("train", "labels"))
+    path.unlink()
+    path.mkdir()
+    (path / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="is a folder with files in it; move it"):
+        fetch_into_cache(spec, repair=True, mirrors=[refused_url()], quiet=True)
     assert (path / "notes.txt").read_text() == "mine"
 
 

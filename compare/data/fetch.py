@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pooch
 
 from compare.common.errors import ConfigError, DataError
 from compare.data import cache
@@ -198,6 +197,7 @@ class MirrorSource:
 
     def __call__(self, url: str, output_file: str, pooch_: object) -> None:
         """pooch's downloader interface: download, check the .gz, write the raw bytes."""
+        import pooch
         import requests
 
         fspec = self._specs[_name(url)]
@@ -350,6 +350,8 @@ def default_sources(spec: DatasetSpec, quiet: bool = True,
 @contextlib.contextmanager
 def _pooch_silent() -> Iterator[None]:
     """Keep pooch's own log lines off stderr; twinprop says what it does itself."""
+    import pooch
+
     logger = pooch.get_logger()
     level = logger.level
     logger.setLevel(logging.WARNING)
@@ -370,6 +372,8 @@ def fill(spec: DatasetSpec, keys: Sequence[Key], sources: Sequence[Source],
     Raises:
         DataError naming every source tried and why it failed.
     """
+    import pooch  # here, not at the top: a load from the cache never needs it
+
     folder = cache.dataset_dir(spec)
     used: list[str] = []
     for key in keys:
