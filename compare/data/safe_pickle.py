@@ -7,18 +7,26 @@ refuses every other name before anything is imported.
 """
 
 import codecs
+import importlib
+import io
 import pickle
+from typing import IO, Any
 
 import numpy as np
 
-try:  # numpy >= 2 moved the implementation to numpy._core
-    from numpy._core.multiarray import _reconstruct
-    from numpy._core.numeric import _frombuffer
-except ImportError:  # numpy 1.x
-    from numpy.core.multiarray import _reconstruct
-    from numpy.core.numeric import _frombuffer
-
 from compare.common.errors import DataError
+
+
+def _numpy_core(module: str, name: str) -> Any:
+    """``numpy._core.module.name`` (numpy >= 2), else ``numpy.core.module.name`` (1.x)."""
+    try:
+        return getattr(importlib.import_module(f"numpy._core.{module}"), name)
+    except ImportError:
+        return getattr(importlib.import_module(f"numpy.core.{module}"), name)
+
+
+_reconstruct = _numpy_core("multiarray", "_reconstruct")
+_frombuffer = _numpy_core("numeric", "_frombuffer")
 
 # (module, name) as written in the pickle -> the object it stands for. Both
 # spellings of the numpy core module occur: old pickles say numpy.core.
@@ -39,7 +47,7 @@ ALLOWED_GLOBALS = {
 class RestrictedUnpickler(pickle.Unpickler):
     """An Unpickler whose globals are limited to :data:`ALLOWED_GLOBALS`."""
 
-    def find_class(self, module, name):
+    def find_class(self, module: str, name: str) -> Any:
         try:
             return ALLOWED_GLOBALS[(module, name)]
         except KeyError:
@@ -48,7 +56,7 @@ class RestrictedUnpickler(pickle.Unpickler):
                             f"the file is not a plain array pickle, do not load it") from None
 
 
-def load(fileobj, encoding="latin1"):
+def load(fileobj: "IO[bytes] | io.BufferedIOBase", encoding: str = "latin1") -> Any:
     """Unpickle one object from a binary file object, allowing only numpy arrays.
 
     ``encoding="latin1"`` reads Python 2 pickles of numpy arrays byte-for-byte.
@@ -62,7 +70,6 @@ def load(fileobj, encoding="latin1"):
                         f"is corrupt or not a numpy array pickle") from None
 
 
-def loads(data, encoding="latin1"):
+def loads(data: bytes, encoding: str = "latin1") -> Any:
     """Like :func:`load`, from bytes."""
-    import io
     return load(io.BytesIO(data), encoding=encoding)
