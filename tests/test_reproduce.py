@@ -356,7 +356,7 @@ REFUSED = {
     "--figure 8": (["--figure", "8"], "invalid choice"),
     "--twins unknown": (["--twins", "manual,nope"], "unknown twin 'nope'"),
     "--twins twice": (["--twins", "manual,manual"], "distinct twins"),
-    "--twins empty": (["--twins", ""], "unknown twin ''"),
+    "--twins empty": (["--twins", ""], "name one or more"),
     "--seeds 0": (["--seeds", "0"], "positive whole number"),
     "--seeds too many": (["--seeds", "101"], "--seeds 101 is out of range"),
     "--seeds not a number": (["--seeds", "two"], "not a whole number"),

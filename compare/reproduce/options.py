@@ -48,7 +48,7 @@ class Options:
 def split_sizes(dataset: str) -> tuple[int, int]:
     """(training images, test images) of the catalog's data set ``dataset``."""
     spec = get_spec(dataset)
-    train, test = (sum(spec.class_counts[split]) for split in SPLITS)
+    train, test = (spec.count(split) for split in SPLITS)
     return train, test
 
 
