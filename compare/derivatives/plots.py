@@ -35,6 +35,11 @@ def _grid(n, width=4.0, height=3.2, per_row=3):
     return fig, axes
 
 
+def _floats(values):
+    """``values`` as a float array, None (not measurable) as NaN (not drawn)."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
 def _floored(values):
     """Array of ``values`` with zeros (and None) raised to LOG_FLOOR for a log axis."""
     arr = np.array([np.nan if v is None else v for v in values], dtype=float)
@@ -56,7 +61,7 @@ def plot_derivatives(table):
     for ax, (name, row) in zip(axes, acts.items()):
         ax.plot(z, row["g"], color=COLORS["g"], lw=1.2, label="g")
         ax.plot(z, row["hand"], color=COLORS["hand"], lw=2.4, alpha=0.6, label="g' by hand")
-        ax.plot(z, row["autograd"], color=COLORS["autograd"], lw=1.2, ls="--",
+        ax.plot(z, _floats(row["autograd"]), color=COLORS["autograd"], lw=1.2, ls="--",
                 label="g' by autograd")
         ax.plot(z[::every], np.asarray(row["fd"])[::every], "o", ms=3,
                 color=COLORS["fd"], label="g' by central difference")
@@ -79,7 +84,7 @@ def plot_derivative_errors(table):
     fig, axes = _grid(len(acts))
     for ax, (name, row) in zip(axes, acts.items()):
         hand = np.asarray(row["hand"], dtype=float)
-        ax.semilogy(z, _floored(np.abs(np.asarray(row["autograd"]) - hand)),
+        ax.semilogy(z, _floored(np.abs(_floats(row["autograd"]) - hand)),
                     color=COLORS["autograd"], lw=1, label="|autograd - hand|")
         ax.semilogy(z, _floored(np.abs(np.asarray(row["fd"]) - hand)),
                     color=COLORS["fd"], lw=1, label="|central diff - hand|")

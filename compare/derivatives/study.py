@@ -17,14 +17,19 @@ Every function returns plain dicts of numpy arrays and floats;
 ``compare.derivatives.plots`` and the files written by ``compare.cli.derivatives``.
 """
 
+from collections.abc import Callable
+
 import autograd.numpy as anp
 import numpy as np
 from autograd import elementwise_grad
+from numpy.typing import NDArray
 
 import autodiff
 from compare.common.dtypes import DTYPES
 from manual import activations
-from manual.activations import LEAKY_SLOPE
+from manual.activations import LEAKY_SLOPE, Activation
+
+Fn = Callable[[NDArray], NDArray]
 
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity")
 KINKED = ("relu", "leaky_relu")
@@ -57,16 +62,41 @@ REFERENCE_EXPRESSIONS = {
 }
 
 
-def autograd_activation(name):
+def resolve(activation: "str | Activation") -> Activation:
+    """The Activation of a built-in name, or a user's Activation itself."""
+    if isinstance(activation, Activation):
+        return activation
+    return activations.ACTIVATIONS[activation]
+
+
+def is_builtin(act: Activation) -> bool:
+    """True for an activation of the hand-derived registry (not a user's own)."""
+    return activations.ACTIVATIONS.get(act.name) is act
+
+
+def autograd_activation(activation: "str | Activation") -> tuple[Fn, str]:
     """Return ``(fn, source)``: the autograd twin's activation and where it came from.
 
     ``fn`` maps an array z to g(z) with autograd.numpy, so ``elementwise_grad``
     can differentiate it. ``REFERENCE_EXPRESSIONS`` is used only when the twin
-    has no activation of that name.
+    has no activation of that name; a user's activation is its own ``fn``.
     """
+    if isinstance(activation, Activation):
+        if not is_builtin(activation):
+            return activation.fn, f"your {activation.name}"
+        activation = activation.name
+    name = activation
     if name in autodiff.ACTIVATION_FUNCTIONS:
         return autodiff.ACTIVATION_FUNCTIONS[name], f"autodiff.ACTIVATION_FUNCTIONS[{name!r}]"
     return REFERENCE_EXPRESSIONS[name], f"compare.derivatives.study.REFERENCE_EXPRESSIONS[{name!r}]"
+
+
+def _autograd_values(fn: Fn, z: NDArray) -> NDArray:
+    """autograd's g'(z), or NaN everywhere when g cannot be traced (plain numpy)."""
+    try:
+        return np.asarray(elementwise_grad(fn)(z), dtype=np.float64)
+    except Exception:
+        return np.full(np.shape(z), np.nan)
 
 
 def central_difference(fn, z, h):
@@ -111,11 +141,12 @@ def derivative_table(names=ACTIVATION_NAMES, z=Z_GRID):
     z = np.asarray(z, dtype=np.float64)
     step = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(z))
     table = {"z": z, "fd_step": step, "activations": {}}
-    for name in names:
-        act = activations.ACTIVATIONS[name]
-        ag_fn, source = autograd_activation(name)
+    for activation in names:
+        act = resolve(activation)
+        name = act.name
+        ag_fn, source = autograd_activation(act)
         hand = np.asarray(act.deriv(z), dtype=np.float64)
-        auto = np.asarray(elementwise_grad(ag_fn)(z), dtype=np.float64)
+        auto = _autograd_values(ag_fn, z)
         fd = central_difference(act.fn, z, step)
         away = ~_near_kink(z, act.kink, step)
         table["activations"][name] = {
@@ -123,13 +154,19 @@ def derivative_table(names=ACTIVATION_NAMES, z=Z_GRID):
             "hand": hand,
             "autograd": auto,
             "fd": fd,
-            "max_abs_autograd_minus_hand": float(np.max(np.abs(auto - hand)[away])),
+            "max_abs_autograd_minus_hand": _max_or_none(np.abs(auto - hand)[away]),
             "max_abs_fd_minus_hand": float(np.max(np.abs(fd - hand)[away])),
             "excluded_near_kink": int(np.sum(~away)),
             "autograd_source": source,
             "kink": act.kink,
         }
     return table
+
+
+def _max_or_none(values: NDArray) -> float | None:
+    """The largest value, or None when there is none that is finite (not measurable)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size == values.size and values.size else None
 
 
 def fd_errors(fn, deriv, base_points, steps, dtype):
@@ -203,8 +240,9 @@ def vcurves(names=ACTIVATION_NAMES, dtypes=DTYPES, steps=STEPS, base_points=BASE
     for dtype in dtypes:
         eps = float(np.finfo(dtype).eps)
         per_act = {}
-        for name in names:
-            act = activations.ACTIVATIONS[name]
+        for activation in names:
+            act = resolve(activation)
+            name = act.name
             err = fd_errors(act.fn, act.deriv, base_points, steps, dtype)
             median = np.median(err, axis=1)
             per_act[name] = {

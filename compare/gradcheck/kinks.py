@@ -75,11 +75,13 @@ def twin_slope(twin, activation):
     return documented_slope(activation)
 
 
-def conventions(activation):
+def conventions(activation, twins=None):
     """The derivative at the kink under each convention, or None if smooth.
 
+    Args:
+        twins: the twins to measure (default: every registered one).
     Returns:
-        dict: documented, "<twin> measured" for every registered twin,
+        dict: documented, "<twin> measured" for each twin,
         autograd np.maximum, central difference.
     """
     act = activations.get_activation(activation)
@@ -94,7 +96,7 @@ def conventions(activation):
     return {
         "documented": documented_slope(activation),
         **{f"{twin} measured": measured_slope(loss_and_grads(twin), activation)
-           for twin in TWINS},
+           for twin in (TWINS if twins is None else twins)},
         "autograd np.maximum": float(grad(lambda z: anp.maximum(left * z, slope * z))(0.0)),
         "central difference": float((g[1] - g[0]) / (2 * h)),
     }

@@ -1,10 +1,14 @@
 """What ``twinprop gradcheck`` prints: a header saying what was checked and
 by which rule, the table, and a verdict line; or the same as JSON."""
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from compare.gradcheck import tolerance as T
-from compare.gradcheck.report import FAIL, format_table, to_dict
+from compare.gradcheck.report import FAIL, TensorCheck, column_widths, format_table, to_dict
 from compare.gradcheck.sweep import DIRECTIONS as SWEEP_DIRECTIONS
 from compare.gradcheck.sweep import SLOPE_RANGE, STEPS
+from compare.gradcheck.suite import SuiteResult
 
 MODE_TEXT = {
     "full": "every parameter perturbed on its own (central differences, steps h and h/2)",
@@ -45,23 +49,48 @@ def rule_lines(mode):
     return fd_rule + [twins]
 
 
-def header(result):
+def header(result: SuiteResult) -> list[str]:
     """The lines printed before the table."""
     cfg = result.config
     k = cfg.directions if cfg.mode == "fast" else SWEEP_DIRECTIONS
     network = "-".join(map(str, result.sizes))
+    user = cfg.user
     lines = [
-        "twinprop gradcheck: are the hand-derived gradients right?",
+        "twinprop gradcheck: are the hand-derived gradients right?" if user is None else
+        f"twinprop gradcheck --twin: is your backprop right? ({user.name}, from {user.where})",
         f"  network  {network} ({result.n_params:,} parameters), {cfg.init} init, seed "
         f"{cfg.seed}, float64",
         f"  data     {cfg.batch} MNIST training images chosen by seed {cfg.seed} "
         f"(source: {result.data_source})",
         f"  mode     {cfg.mode}: {MODE_TEXT[cfg.mode].format(k=k)}",
-        f"  oracles  each twin vs {'complex step' if cfg.mode == 'complex' else 'FD'} "
-        f"(numerical derivative of the loss), and every pair of twins; twins: "
-        f"{', '.join(cfg.twins)}",
-        "  rule     " + "\n           ".join(rule_lines(cfg.mode)),
     ]
+    if user is None:
+        lines.append(f"  oracles  each twin vs {'complex step' if cfg.mode == 'complex' else 'FD'}"
+                     f" (numerical derivative of the loss), and every pair of twins; twins: "
+                     f"{', '.join(cfg.twins)}")
+    else:
+        lines += user_oracle_lines(result)
+    lines.append("  rule     " + "\n           ".join(rule_lines(cfg.mode)))
+    return lines
+
+
+def user_oracle_lines(result: SuiteResult) -> list[str]:
+    """What a user's function was compared with, and which function its loss is."""
+    user = result.config.user
+    assert user is not None
+    name = user.name
+    lines = [f"  oracles  {name} vs FD: per element, finite differences of your loss (when it "
+             "is the paper network's loss, or a multiple of it plus L2 terms);",
+             f"           {name} vs own loss: your function's own loss, called as a black box, "
+             f"along {result.config.directions} (or more) random directions per tensor;",
+             f"           {name} vs <twin>: the registered twins' gradients, where your loss is "
+             "the paper network's"]
+    for act, check in result.user_checks.items():
+        model = check.model
+        how = (f"fitted at {model.points} points, largest miss {model.max_residual:.1e}"
+               f" (rounding allows {model.tolerance:.1e})")
+        lines.append(f"  loss     ({act}) yours is {model.describe()}"
+                     + (f"; {how}" if model.fits else ""))
     return lines
 
 
@@ -89,20 +118,27 @@ def verdict_line(result):
     return f"FAIL: {len(failed)} of {len(result.rows)} checks failed: {names}{more}"
 
 
-def render_text(result, files=()):
+def render_text(result: SuiteResult, files: Sequence[Path] = ()) -> str:
     """Header, table (grouped by activation, each with its time), verdict."""
     lines = header(result) + [""]
-    table = format_table(result.rows).split("\n")
-    lines += table[:2]
-    rows_by_act = {}
+    widths = column_widths(result.rows)
+    lines += format_table([], widths).split("\n")
+    rows_by_act: dict[str, list[TensorCheck]] = {}
     for row in result.rows:
         rows_by_act.setdefault(row.activation, []).append(row)
     for act, rows in rows_by_act.items():
-        lines += format_table(rows).split("\n")[2:]
+        lines += format_table(rows, widths).split("\n")[2:]
         n_fail = sum(r.verdict == FAIL for r in rows)
+        timing = f"{result.seconds[act]:.2f} s"
+        check = result.user_checks.get(act)
+        if check is not None:
+            timing += (f" ({check.calls} calls of your function, {check.user_seconds:.2f} s "
+                       "inside it)")
         lines.append(f"  {act}: {result.n_params:,} parameters, "
                      f"{'all pass' if not n_fail else f'{n_fail} FAILED'}, "
-                     f"{result.seconds[act]:.2f} s")
+                     f"mode {result.config.mode}: {timing}")
+        for note in result.notes.get(act, []):
+            lines.append(f"  {act}: {note}")
         if act in result.conventions:
             lines.append(convention_line(act, result.conventions[act]))
         lines.append("")
@@ -130,6 +166,11 @@ def render_json(result, files=()):
         "seconds": result.seconds,
         "kink_conventions": result.conventions,
         "checks": [to_dict(r) for r in result.rows],
+        "twin": None if cfg.user is None else {"name": cfg.user.name, "where": cfg.user.where},
+        "user": {act: {"loss_model": c.model.to_dict(), "calls": c.calls,
+                       "user_seconds": c.user_seconds, "seconds": c.seconds}
+                 for act, c in result.user_checks.items()},
+        "notes": result.notes,
         "files": [str(p) for p in files],
         "passed": not any(r.verdict == FAIL for r in result.rows),
     }

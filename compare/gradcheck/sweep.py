@@ -14,8 +14,11 @@ O(h) error of its own).
 
 import csv
 import io
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from compare.atomic import atomic_path, write_json, write_text
 from compare.gradcheck import tolerance as T
@@ -23,7 +26,7 @@ from compare.gradcheck.directional import (
     random_directions,
     tensor_pre_activation_change,
 )
-from compare.gradcheck.lossfn import build_cache, delta_loss
+from compare.gradcheck.lossfn import Cache, build_cache, delta_loss
 from compare.gradcheck.report import FAIL, PASS, summarise
 from compare.gradcheck.twins import tensor_names, twin_outputs
 
@@ -31,6 +34,9 @@ STEPS = 10.0 ** np.arange(-1.0, -12.01, -0.5)
 DIRECTIONS = 4
 SLOPE_RANGE = (1.5, 2.5)
 ABOVE_BEST = 100.0
+
+Changes = Callable[[NDArray], tuple[NDArray, bool]]
+"""steps (4,) -> (loss changes (4, K) along each direction, whether a step crossed a kink)."""
 
 
 def fit_slope(hs, errors, usable, resolution=0.0):
@@ -66,27 +72,41 @@ def fit_slope(hs, errors, usable, resolution=0.0):
     return float(slope), used
 
 
-def sweep_tensor(cache, t, V, grad, hs=STEPS):
+def paper_changes(cache: Cache, t: int, V: NDArray) -> Changes:
+    """The paper loss's changes along directions V of tensor t (see :data:`Changes`)."""
+    track = cache.act.kink is not None
+
+    def changes(steps: NDArray) -> tuple[NDArray, bool]:
+        dz = tensor_pre_activation_change(cache, t, V, steps)
+        out = delta_loss(cache, t // 2, dz, track=track)
+        return out.dL, track and bool(np.any(out.crossed))
+    return changes
+
+
+def sweep_tensor(cache: Cache, t: int, V: NDArray, grad: NDArray, hs: NDArray = STEPS,
+                 changes: Changes | None = None, loss: float | None = None
+                 ) -> dict[str, Any]:
     """Errors of D(h) along directions V of tensor t, for every h.
 
+    Args:
+        changes: the loss's changes along V (default: the paper loss's, from
+            ``cache``); loss: the loss at the point (default: the cache's).
     Returns:
         dict of (n,) arrays: error (largest over directions), estimate
         (largest Richardson error estimate of D(h): 4/3 |D(h) - D(h/2)|),
         tolerance (SAFETY * estimate + floor), crossed (bool).
     """
     analytic = np.tensordot(V, grad, axes=grad.ndim)
-    track = cache.act.kink is not None
+    changes = changes or paper_changes(cache, t, V)
+    loss = cache.loss if loss is None else loss
     dL = np.empty((len(hs), 4, len(V)))
     crossed = np.zeros(len(hs), bool)
     for i, h in enumerate(hs):            # one step at a time bounds the memory
-        dz = tensor_pre_activation_change(cache, t, V, [h, -h, h / 2, -h / 2])
-        out = delta_loss(cache, t // 2, dz, track=track)
-        dL[i] = out.dL
-        crossed[i] = track and bool(out.crossed.any())
+        dL[i], crossed[i] = changes(np.array([h, -h, h / 2, -h / 2]))
     d_h = (dL[:, 0] - dL[:, 1]) / (2 * hs[:, None])
     d_h2 = (dL[:, 2] - dL[:, 3]) / hs[:, None]
     estimate = 4 / 3 * np.abs(d_h - d_h2)
-    tolerance = T.SAFETY * estimate + np.array([T.floor(cache.loss, h) for h in hs])[:, None]
+    tolerance = T.SAFETY * estimate + np.array([T.floor(loss, h) for h in hs])[:, None]
     error = np.abs(d_h - analytic)
     return {"error": error.max(axis=1), "estimate": estimate.max(axis=1),
             # the smallest error a difference of this gradient's size can show:
@@ -152,7 +172,7 @@ def run_sweep(params, X, y, activation, seed=0, count=DIRECTIONS, hs=STEPS, twin
     return rows, data
 
 
-def save_sweep(out_dir, data, rows):
+def save_sweep(out_dir, data, rows, twin="manual"):
     """Write sweep.json, sweep.csv and sweep.png into ``out_dir``; return their paths.
 
     Args:
@@ -179,7 +199,7 @@ def save_sweep(out_dir, data, rows):
                                      f"{c['estimate'][i]:.6e}", f"{c['tolerance'][i]:.6e}",
                                      int(c["crossed"][i])])
     write_text(out_dir / "sweep.csv", buf.getvalue())
-    plot_sweep(data, slopes, out_dir / "sweep.png")
+    plot_sweep(data, slopes, out_dir / "sweep.png", twin=twin)
     return [out_dir / "sweep.json", out_dir / "sweep.csv", out_dir / "sweep.png"]
 
 

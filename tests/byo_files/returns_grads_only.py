@@ -1,0 +1,6 @@
+"""Unusable: returns the gradients alone, not (loss, grads)."""
+import numpy as np
+
+
+def loss_and_grads(params, X, y, activation="tanh"):
+    return [(np.zeros_like(W), np.zeros_like(b)) for W, b in params]

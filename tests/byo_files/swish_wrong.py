@@ -1,0 +1,10 @@
+"""swish with a wrong derivative: the product rule's second term forgotten."""
+import autograd.numpy as np
+
+
+def swish(z):
+    return z / (1 + np.exp(-z))
+
+
+def swish_prime(z):
+    return 1 / (1 + np.exp(-z))
