@@ -116,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
                          init=args.init, directions=args.directions, data_dir=args.data_dir,
                          user=user)
     check_fits(config.sizes, config.mode, config.directions)
+    if user is not None:
+        from compare.gradcheck.byo import probe
+        probe(user, config.sizes, config.batch, config.activations)
     tell = None if args.json else (lambda act: print(f"checking {act} ...", file=sys.stderr,
                                                      flush=True))
     result = run_suite(config, progress=tell)

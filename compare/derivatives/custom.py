@@ -17,6 +17,7 @@ on a grid of z, against
   ``autograd.numpy`` (plain numpy cannot be traced).
 """
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -105,14 +106,40 @@ def complex_step(fn: Fn, z: NDArray) -> NDArray | None:
 
 
 def autograd_derivative(fn: Fn, z: NDArray) -> NDArray | None:
-    """autograd's elementwise derivative of g, or None when g cannot be traced."""
+    """autograd's elementwise derivative of g, or None when g cannot be traced.
+
+    Plain numpy ufuncs pass through autograd, but other numpy functions
+    (``np.where``, ``np.maximum`` on a plain array...) cut the trace: autograd
+    then warns that the output is independent of the input and returns zeros,
+    which is taken here as "cannot be traced", not as a derivative.
+    """
     from autograd import elementwise_grad
     try:
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("error")
             out = np.asarray(elementwise_grad(fn)(z), dtype=float)
     except Exception:
         return None
     return out if out.shape == z.shape else None
+
+
+def autograd_usable(act: Activation, z: NDArray = GRID) -> str | None:
+    """None when autograd differentiates ``act.fn`` correctly; else why not.
+
+    A framework-derived twin differentiates ``act.fn`` itself, so it is only
+    a fair oracle where autograd's derivative agrees with finite differences.
+    """
+    if act.kink is not None:
+        z = z[np.abs(z - act.kink) > 2 * STEP * np.maximum(1.0, np.abs(z))]
+    auto = autograd_derivative(act.fn, z)
+    if auto is None:
+        return (f"{act.name} is not written with autograd.numpy, so autograd cannot trace it "
+                "(import autograd.numpy as np in your file)")
+    numeric, _, tol = fd_derivative(act.fn, z)
+    if not np.all(np.abs(auto - numeric) <= tol):
+        return (f"autograd's derivative of {act.name} disagrees with finite differences "
+                "(a numpy function autograd does not know?)")
+    return None
 
 
 def derivative_rows(act: Activation, z: NDArray = GRID) -> tuple[list[TensorCheck], list[str]]:
@@ -150,10 +177,9 @@ def derivative_rows(act: Activation, z: NDArray = GRID) -> tuple[list[TensorChec
                               step=T.COMPLEX_STEP))
     auto = autograd_derivative(act.fn, z)
     oracle = f"{name}_prime vs autograd"
-    if auto is None:
-        rows.append(skipped(name, oracle, tensor, z.shape,
-                            f"{name} is not written with autograd.numpy, so autograd cannot "
-                            "trace it (import autograd.numpy as np in your file)"))
+    why = autograd_usable(act, z)
+    if auto is None or why is not None:
+        rows.append(skipped(name, oracle, tensor, z.shape, str(why)))
     else:
         scale = T.TWIN_TOL * max(1.0, float(np.abs(auto).max()))
         rows.append(summarise(name, oracle, tensor, hand, auto, scale, rel_scale=T.TWIN_TOL))

@@ -114,6 +114,22 @@ def user_argument(activation: "str | Activation") -> object:
     return activation
 
 
+def probe(user: UserTwin, sizes: list[int], batch: int,
+          activations_: "tuple[str | Activation, ...]") -> None:
+    """Call the user's function once per activation on random data of the checked
+    shapes, so that an unusable file is refused before any long work.
+
+    Raises:
+        UserCodeError: it raised, or returned something unusable.
+    """
+    from compare.common.init import init_params
+    rng = np.random.default_rng(0)
+    params = init_params(sizes, init="xavier", seed=0)
+    X, y = rng.random((batch, sizes[0])), rng.integers(0, sizes[-1], batch)
+    for activation in activations_:
+        user(params, X, y, user_argument(activation))
+
+
 def check_user(user: UserTwin, params: Params, X: NDArray, y: NDArray,
                activation: "str | Activation", mode: str = "full", *, directions: int = 8,
                seed: int = 0, twins: tuple[str, ...] | None = None,
@@ -349,7 +365,7 @@ def _measured_without(point: _Point, t: int, V: NDArray, h: float) -> Measured:
 def _versus_twins(point: _Point, twins: tuple[str, ...] | None) -> list[TensorCheck]:
     """The user's gradients against each registered twin's, element by element."""
     outs = twin_outputs(point.params, point.X, point.y, point.arg, twins)
-    unmatched, note = full.twin_unmatched(point.act, point.cache,
+    unmatched, note = full.twin_unmatched(point.arg, point.cache,
                                           (point.user.name, *outs))
     mine = (point.loss, point.analytic)
     rows = []

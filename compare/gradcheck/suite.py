@@ -227,9 +227,14 @@ def _twins_for(activation: "str | Activation",
     differentiate a user's g written in plain numpy (it must use autograd.numpy)."""
     if isinstance(activation, str) or activations.ACTIVATIONS.get(activation.name) is activation:
         return twins, []
+    from compare.derivatives.custom import autograd_usable
     usable, notes = [], []
     params = [(np.ones((1, 2)), np.zeros(2)), (np.ones((2, 2)), np.zeros(2))]
+    traced = autograd_usable(activation)
     for twin in twins:
+        if twin in FRAMEWORK_DERIVED and traced is not None:
+            notes.append(f"the {twin} twin is left out: {traced}")
+            continue
         try:
             loss, _ = loss_and_grads(twin)(params, np.full((1, 1), 0.3), np.array([0]),
                                            activation)
