@@ -26,8 +26,7 @@ from numpy.typing import NDArray
 from compare.gradcheck import tolerance as T
 from compare.gradcheck.diagnose import Diagnosis
 from compare.gradcheck.report import FAIL, TensorCheck, skipped, summarise
-from compare.gradcheck.usercode import UserCodeError, describe_exception, load_function
-from compare.gradcheck.usercode import split_spec
+from compare.gradcheck.usercode import UserCodeError, describe_exception, load_function, split_spec
 from manual.activations import Activation
 
 # Where the derivative is checked: wide enough to reach saturation.

@@ -17,12 +17,13 @@ Every function returns plain dicts of numpy arrays and floats;
 ``compare.derivatives.plots`` and the files written by ``compare.cli.derivatives``.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import autograd.numpy as anp
 import numpy as np
 from autograd import elementwise_grad
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 import autodiff
 from compare.common.dtypes import DTYPES
@@ -99,7 +100,7 @@ def _autograd_values(fn: Fn, z: NDArray) -> NDArray:
         return np.full(np.shape(z), np.nan)
 
 
-def central_difference(fn, z, h):
+def central_difference(fn: Fn, z: ArrayLike, h: ArrayLike) -> NDArray:
     """Central difference (fn(z + h) - fn(z - h)) / (2 h), computed in z's dtype.
 
     Args:
@@ -109,23 +110,24 @@ def central_difference(fn, z, h):
     Returns:
         array shaped like ``z + h``, in z's dtype.
     """
-    z = np.asarray(z)
-    dtype = z.dtype
-    h = np.asarray(h, dtype=dtype)
+    points = np.asarray(z)
+    dtype = points.dtype
+    step = np.asarray(h, dtype=dtype)
     # Round g's values to the dtype even if fn computes in higher precision.
-    plus = np.asarray(fn(z + h)).astype(dtype)
-    minus = np.asarray(fn(z - h)).astype(dtype)
-    return (plus - minus) / (dtype.type(2) * h)
+    plus = np.asarray(fn(points + step)).astype(dtype)
+    minus = np.asarray(fn(points - step)).astype(dtype)
+    return (plus - minus) / (dtype.type(2) * step)
 
 
-def _near_kink(z, kink, h):
+def _near_kink(z: ArrayLike, kink: float | None, h: ArrayLike) -> NDArray:
     """Boolean mask (shape of z): points whose ±h stencil touches the kink."""
     if kink is None:
         return np.zeros(np.shape(z), dtype=bool)
     return np.abs(np.asarray(z) - kink) <= h
 
 
-def derivative_table(names=ACTIVATION_NAMES, z=Z_GRID):
+def derivative_table(names: Sequence["str | Activation"] = ACTIVATION_NAMES,
+                     z: ArrayLike = Z_GRID) -> dict[str, Any]:
     """g and g' by hand, by autograd and by central differences on a grid.
 
     The finite-difference step is eps**(1/3) * max(1, |z|) (float64), the
@@ -139,8 +141,10 @@ def derivative_table(names=ACTIVATION_NAMES, z=Z_GRID):
         int ``excluded_near_kink``, and strings ``autograd_source``, ``kink``.
     """
     z = np.asarray(z, dtype=np.float64)
+    assert isinstance(z, np.ndarray)
     step = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(z))
-    table = {"z": z, "fd_step": step, "activations": {}}
+    rows: dict[str, Any] = {}
+    table = {"z": z, "fd_step": step, "activations": rows}
     for activation in names:
         act = resolve(activation)
         name = act.name
@@ -149,7 +153,7 @@ def derivative_table(names=ACTIVATION_NAMES, z=Z_GRID):
         auto = _autograd_values(ag_fn, z)
         fd = central_difference(act.fn, z, step)
         away = ~_near_kink(z, act.kink, step)
-        table["activations"][name] = {
+        rows[name] = {
             "g": np.asarray(act.fn(z), dtype=np.float64),
             "hand": hand,
             "autograd": auto,
@@ -169,7 +173,8 @@ def _max_or_none(values: NDArray) -> float | None:
     return float(finite.max()) if finite.size == values.size and values.size else None
 
 
-def fd_errors(fn, deriv, base_points, steps, dtype):
+def fd_errors(fn: Fn, deriv: Fn, base_points: ArrayLike, steps: ArrayLike,
+              dtype: DTypeLike) -> NDArray:
     """|central difference - exact derivative| for every step and base point.
 
     The difference is computed entirely in ``dtype``; the exact value is the
@@ -185,14 +190,15 @@ def fd_errors(fn, deriv, base_points, steps, dtype):
     return np.abs(fd.astype(np.float64) - exact[None, :])
 
 
-def _slope(steps, err, mask):
+def _slope(steps: NDArray, err: NDArray, mask: NDArray) -> float | None:
     """Least-squares slope of log10(err) against log10(steps) over ``mask``; None if < 3 points."""
     if int(np.sum(mask)) < 3:
         return None
     return float(np.polyfit(np.log10(steps[mask]), np.log10(err[mask]), 1)[0])
 
 
-def fit_vcurve(steps, median_err, dtype, base_points=BASE_POINTS):
+def fit_vcurve(steps: ArrayLike, median_err: ArrayLike, dtype: DTypeLike,
+               base_points: ArrayLike = BASE_POINTS) -> dict[str, Any]:
     """Locate the best step and fit each side's slope on a log-log V-curve.
 
     The truncation side is the steps at least 4x the best one (there h**2
@@ -227,7 +233,9 @@ def fit_vcurve(steps, median_err, dtype, base_points=BASE_POINTS):
     }
 
 
-def vcurves(names=ACTIVATION_NAMES, dtypes=DTYPES, steps=STEPS, base_points=BASE_POINTS):
+def vcurves(names: Sequence["str | Activation"] = ACTIVATION_NAMES,
+            dtypes: Sequence[str] = DTYPES, steps: ArrayLike = STEPS,
+            base_points: ArrayLike = BASE_POINTS) -> dict[str, Any]:
     """The error-against-step curves of the central difference, per dtype and activation.
 
     Returns:
@@ -236,10 +244,11 @@ def vcurves(names=ACTIVATION_NAMES, dtypes=DTYPES, steps=STEPS, base_points=BASE
         {``median``, ``p10``, ``p90`` (each (n_steps,)), plus the keys of
         :func:`fit_vcurve`}}.
     """
-    out = {"steps": np.asarray(steps), "base_points": np.asarray(base_points), "dtypes": {}}
+    blocks: dict[str, Any] = {}
+    out = {"steps": np.asarray(steps), "base_points": np.asarray(base_points), "dtypes": blocks}
     for dtype in dtypes:
         eps = float(np.finfo(dtype).eps)
-        per_act = {}
+        per_act: dict[str, Any] = {}
         for activation in names:
             act = resolve(activation)
             name = act.name
@@ -251,12 +260,13 @@ def vcurves(names=ACTIVATION_NAMES, dtypes=DTYPES, steps=STEPS, base_points=BASE
                 "p90": np.percentile(err, 90, axis=1),
                 **fit_vcurve(steps, median, dtype, base_points),
             }
-        out["dtypes"][dtype] = {"eps": eps, "eps_cbrt": float(np.cbrt(eps)),
+        blocks[dtype] = {"eps": eps, "eps_cbrt": float(np.cbrt(eps)),
                                 "activations": per_act}
     return out
 
 
-def kink_study(names=KINKED, steps=KINK_STEPS, window_step=KINK_WINDOW_STEP):
+def kink_study(names: Sequence[str] = KINKED, steps: Sequence[float] = KINK_STEPS,
+               window_step: float = KINK_WINDOW_STEP) -> dict[str, Any]:
     """What each method says at the kink of a piecewise-linear activation.
 
     Four answers are measured at the kink k: the hand derivative (the manual
@@ -272,9 +282,10 @@ def kink_study(names=KINKED, steps=KINK_STEPS, window_step=KINK_WINDOW_STEP):
         ``step``, and (n,) arrays ``central``, ``hand``, ``twin_autograd``,
         ``maximum_autograd``}: the same around the kink}.
     """
-    out = {}
+    out: dict[str, Any] = {}
     for name in names:
         act = activations.ACTIVATIONS[name]
+        assert act.kink is not None
         twin_fn, twin_source = autograd_activation(name)
         d_twin = elementwise_grad(twin_fn)
         d_max = elementwise_grad(REFERENCE_EXPRESSIONS[name])

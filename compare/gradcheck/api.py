@@ -29,6 +29,7 @@ from compare.gradcheck.byo import UserCheck, check_user
 from compare.gradcheck.report import FAIL, format_table
 from compare.gradcheck.suite import MODES
 from compare.gradcheck.usertwin import UserTwin, as_user_twin
+from compare.twins import Params
 from manual.activations import Activation
 
 
@@ -68,8 +69,8 @@ def check_gradients(loss_and_grads: Callable[..., Any],
     """
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    pairs = [(np.array(W, dtype=np.float64), np.array(b, dtype=np.float64))
-             for W, b in params]
+    pairs: Params = [(np.array(W, dtype=np.float64), np.array(b, dtype=np.float64))
+                     for W, b in params]
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     _check_shapes(pairs, X, y)

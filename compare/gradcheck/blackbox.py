@@ -98,9 +98,9 @@ def localise(loss_at: LossOf, tensors: Tensors, base: float, t: int, v: NDArray,
         e_second = whole - e_first
         support, whole = (first, e_first) if abs(e_first) >= abs(e_second) else (second,
                                                                                   e_second)
-    e = np.zeros((1,) + v.shape)
-    e.reshape(-1)[support[0]] = 1.0
-    one = measure(loss_at, tensors, base, t, e, grad, h)
+    e = np.zeros(v.size)
+    e[support[0]] = 1.0
+    one = measure(loss_at, tensors, base, t, e.reshape((1,) + v.shape), grad, h)
     index = tuple(int(i) for i in np.unravel_index(int(support[0]), v.shape))
     return index, float(one.analytic[0]), float(one.numeric[0])
 
@@ -112,8 +112,8 @@ def _error(loss_at: LossOf, tensors: Tensors, base: float, t: int, flat_v: NDArr
     One central difference (two calls) suffices: it only has to tell which
     half holds the larger error, and a bug is far above its truncation error.
     """
-    w = np.zeros(flat_v.size)
-    w[part] = flat_v[part]
-    w = w.reshape(grad.shape)
+    flat_w = np.zeros(flat_v.size)
+    flat_w[part] = flat_v[part]
+    w = flat_w.reshape(grad.shape)
     dL = loss_changes(loss_at, tensors, base, t, w[None], np.array([h, -h]))
     return float(np.sum(grad * w)) - float(dL[0, 0] - dL[1, 0]) / (2 * h)

@@ -80,7 +80,7 @@ class _Point:
     X: NDArray
     y: NDArray
     act: Activation
-    arg: object                 # the activation as the user's function receives it
+    arg: "str | Activation"     # the activation as the user's function (and a twin) receives it
     names: list[str]
     tensors: Tensors
     loss: float
@@ -104,7 +104,7 @@ def pairs(tensors: Tensors) -> Params:
     return [(tensors[2 * k], tensors[2 * k + 1]) for k in range(len(tensors) // 2)]
 
 
-def user_argument(activation: "str | Activation") -> object:
+def user_argument(activation: "str | Activation") -> "str | Activation":
     """What the user's function receives: the name of a built-in activation,
     else the activation object itself (with ``name``, ``fn``, ``deriv``)."""
     if isinstance(activation, str):

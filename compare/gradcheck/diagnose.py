@@ -378,7 +378,7 @@ def _sample_weights(ev: Evidence, grads: list[Tensors],
     G, rhs = np.concatenate(columns), np.concatenate(target)
     if G.shape[0] < B or np.linalg.matrix_rank(G) < B:
         return None
-    return np.round(np.linalg.lstsq(G, rhs, rcond=None)[0])
+    return np.asarray(np.round(np.linalg.lstsq(G, rhs, rcond=None)[0]))
 
 
 def _samples_text(name: str, weights: NDArray, B: int) -> Diagnosis:

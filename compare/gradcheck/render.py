@@ -3,12 +3,14 @@ by which rule, the table, and a verdict line; or the same as JSON."""
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from compare.gradcheck import tolerance as T
 from compare.gradcheck.report import FAIL, TensorCheck, column_widths, format_table, to_dict
+from compare.gradcheck.selftest import Bug, Outcome
+from compare.gradcheck.suite import SuiteResult
 from compare.gradcheck.sweep import DIRECTIONS as SWEEP_DIRECTIONS
 from compare.gradcheck.sweep import SLOPE_RANGE, STEPS
-from compare.gradcheck.suite import SuiteResult
 
 MODE_TEXT = {
     "full": "every parameter perturbed on its own (central differences, steps h and h/2)",
@@ -21,7 +23,7 @@ MODE_TEXT = {
 }
 
 
-def rule_lines(mode):
+def rule_lines(mode: str) -> list[str]:
     """The pass rule of ``mode``, as lines of text."""
     twins = (f"X vs Y (two twins): |difference| <= {T.TWIN_TOL:g} x max(1, largest "
              "|gradient| in the tensor)")
@@ -45,7 +47,8 @@ def rule_lines(mode):
         return [f"X vs FD: at every step h that crosses no kink, |D(h) - <grad, v>| <= "
                 f"{T.SAFETY:g} x 4/3 |D(h) - D(h/2)| + floor(h),",
                 f"  and the log-log slope of the error on the truncation side lies in "
-                f"{SLOPE_RANGE[0]:g}..{SLOPE_RANGE[1]:g} (a right gradient: 2; a wrong one: a floor)"]
+                f"{SLOPE_RANGE[0]:g}..{SLOPE_RANGE[1]:g} (a right gradient: 2; a wrong one: "
+                "a floor)"]
     return fd_rule + [twins]
 
 
@@ -94,7 +97,7 @@ def user_oracle_lines(result: SuiteResult) -> list[str]:
     return lines
 
 
-def convention_line(activation, conv):
+def convention_line(activation: str, conv: dict[str, float | None]) -> str:
     """One line on the derivative at the kink under each convention."""
     measured = ", ".join(f"{key.removesuffix(' measured')} {value:g}"
                          for key, value in conv.items() if key.endswith(" measured"))
@@ -104,7 +107,7 @@ def convention_line(activation, conv):
             f"{conv['central difference']:g}")
 
 
-def verdict_line(result):
+def verdict_line(result: SuiteResult) -> str:
     """PASS or FAIL with what failed."""
     failed = [r for r in result.rows if r.verdict == FAIL]
     skipped = sum(r.verdict == "skip" for r in result.rows)
@@ -148,7 +151,7 @@ def render_text(result: SuiteResult, files: Sequence[Path] = ()) -> str:
     return "\n".join(lines)
 
 
-def render_json(result, files=()):
+def render_json(result: SuiteResult, files: Sequence[Path] = ()) -> dict[str, Any]:
     """The result as a JSON-ready dict."""
     cfg = result.config
     return {
@@ -176,7 +179,7 @@ def render_json(result, files=()):
     }
 
 
-def render_selftest_text(st):
+def render_selftest_text(st: dict[str, Any]) -> str:
     """The selftest's report for a person."""
     lines = [
         "twinprop gradcheck --selftest: do the checks catch known bugs?",
@@ -212,7 +215,7 @@ def render_selftest_text(st):
     return "\n".join(lines)
 
 
-def _flag_text(rows):
+def _flag_text(rows: list[TensorCheck]) -> str:
     failed = [r for r in rows if r.verdict == FAIL]
     if not failed:
         return "nothing flagged"
@@ -227,10 +230,10 @@ def _flag_text(rows):
     return (f"flags {', '.join(r.tensor for r in failed)}; worst element {where}: {detail}")
 
 
-def selftest_json(st):
+def selftest_json(st: dict[str, Any]) -> dict[str, Any]:
     """The selftest as a JSON-ready dict."""
-    def outcome(o, bug=None):
-        d = {"name": o.name, "twin": o.twin, "activation": o.activation,
+    def outcome(o: Outcome, bug: Bug | None = None) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": o.name, "twin": o.twin, "activation": o.activation,
              "expected": list(o.expected), "full_failed": o.full_failed,
              "fast_failed": o.fast_failed,
              "rows": [to_dict(r) for r in o.full_rows + o.fast_rows if r.verdict == FAIL]}

@@ -30,7 +30,7 @@ from compare.gradcheck.report import FAIL, TensorCheck
 from compare.gradcheck.sweep import run_sweep
 from compare.gradcheck.twins import loss_and_grads
 from compare.gradcheck.usertwin import UserTwin
-from compare.twins import TWINS, FRAMEWORK_DERIVED
+from compare.twins import FRAMEWORK_DERIVED, TWINS
 from manual import activations
 from manual.activations import Activation
 

@@ -14,7 +14,8 @@ O(h) error of its own).
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,8 +28,10 @@ from compare.gradcheck.directional import (
     tensor_pre_activation_change,
 )
 from compare.gradcheck.lossfn import Cache, build_cache, delta_loss
-from compare.gradcheck.report import FAIL, PASS, summarise
-from compare.gradcheck.twins import tensor_names, twin_outputs
+from compare.gradcheck.report import FAIL, PASS, TensorCheck, summarise
+from compare.gradcheck.twins import label, tensor_names, twin_outputs
+from compare.twins import Params
+from manual.activations import Activation
 
 STEPS = 10.0 ** np.arange(-1.0, -12.01, -0.5)
 DIRECTIONS = 4
@@ -39,7 +42,8 @@ Changes = Callable[[NDArray], tuple[NDArray, bool]]
 """steps (4,) -> (loss changes (4, K) along each direction, whether a step crossed a kink)."""
 
 
-def fit_slope(hs, errors, usable, resolution=0.0):
+def fit_slope(hs: NDArray, errors: NDArray, usable: NDArray,
+              resolution: float = 0.0) -> tuple[float | None, NDArray]:
     """Least-squares slope of log10 error against log10 h on the truncation side.
 
     The truncation side is the run of kink-free steps, from the largest h
@@ -58,12 +62,12 @@ def fit_slope(hs, errors, usable, resolution=0.0):
     free = np.flatnonzero(usable)
     if free.size == 0:
         return None, used
-    run = [free[0]]
+    kept = [int(free[0])]
     for i in free[1:]:
-        if i != run[-1] + 1 or errors[i] >= errors[run[-1]]:
+        if i != kept[-1] + 1 or errors[i] >= errors[kept[-1]]:
             break
-        run.append(i)
-    run = np.array(run)
+        kept.append(int(i))
+    run = np.array(kept)
     bottom = max(errors[run].min(), resolution, np.finfo(float).tiny)
     used[run[errors[run] >= ABOVE_BEST * bottom]] = True
     if used.sum() < 3:
@@ -116,7 +120,8 @@ def sweep_tensor(cache: Cache, t: int, V: NDArray, grad: NDArray, hs: NDArray = 
             "crossed": crossed}
 
 
-def sweep_row(activation, oracle, name, curve, hs=STEPS, count=DIRECTIONS):
+def sweep_row(activation: str, oracle: str, name: str, curve: dict[str, Any],
+              hs: NDArray = STEPS, count: int = DIRECTIONS) -> TensorCheck:
     """A TensorCheck for one swept tensor.
 
     It passes when, at every step that crosses no kink, every direction
@@ -149,7 +154,10 @@ def sweep_row(activation, oracle, name, curve, hs=STEPS, count=DIRECTIONS):
     return row
 
 
-def run_sweep(params, X, y, activation, seed=0, count=DIRECTIONS, hs=STEPS, twins=None):
+def run_sweep(params: Params, X: NDArray, y: NDArray, activation: "str | Activation", seed: int = 0,
+              count: int = DIRECTIONS, hs: NDArray = STEPS,
+              twins: Sequence[str] | None = None
+              ) -> tuple[list[TensorCheck], dict[str, Any]]:
     """Mode sweep for one activation.
 
     Returns:
@@ -161,25 +169,26 @@ def run_sweep(params, X, y, activation, seed=0, count=DIRECTIONS, hs=STEPS, twin
     rng = np.random.default_rng([int(seed), 0x5EE9])
     tensors = [t for pair in params for t in pair]
     directions = [random_directions(t.shape, count, rng) for t in tensors]
-    rows, data = [], {}
+    rows: list[TensorCheck] = []
+    data: dict[str, Any] = {}
     for twin, (_, grads) in twin_outputs(params, X, y, activation, twins).items():
         data[twin] = {}
         for t, name in enumerate(names):
             curve = sweep_tensor(cache, t, directions[t], grads[t], hs)
-            rows.append(sweep_row(activation, f"{twin} vs FD", name, curve, hs, count))
+            rows.append(sweep_row(label(activation), f"{twin} vs FD", name, curve, hs, count))
             data[twin][name] = {"h": hs.tolist(), **{k: np.asarray(v).tolist()
                                                      for k, v in curve.items()}}
     return rows, data
 
 
-def save_sweep(out_dir, data, rows, twin="manual"):
+def save_sweep(out_dir: "str | Path", data: dict[str, Any], rows: list[TensorCheck],
+               twin: str = "manual") -> list[Path]:
     """Write sweep.json, sweep.csv and sweep.png into ``out_dir``; return their paths.
 
     Args:
         data: {activation: {twin: {tensor: curve}}} as from :func:`run_sweep`.
         rows: the TensorCheck rows (for the fitted slopes).
     """
-    from pathlib import Path
     out_dir = Path(out_dir)
     slopes = {(r.activation, r.oracle.split()[0], r.tensor): r.slope for r in rows}
     write_json(out_dir / "sweep.json", {
@@ -203,7 +212,8 @@ def save_sweep(out_dir, data, rows, twin="manual"):
     return [out_dir / "sweep.json", out_dir / "sweep.csv", out_dir / "sweep.png"]
 
 
-def plot_sweep(data, slopes, path, twin="manual"):
+def plot_sweep(data: dict[str, Any], slopes: dict[tuple[str, str, str], float | None],
+               path: Path, twin: str = "manual") -> None:
     """One panel per activation: error against h for each tensor, log-log."""
     from matplotlib.figure import Figure
     acts = list(data)

@@ -119,7 +119,7 @@ def _one_line(err: BaseException) -> str:
 
 def _where_in(err: BaseException, path: Path | None) -> str:
     """ " (line N)" of the innermost frame in ``path`` (any frame when None), or ""."""
-    frames = traceback.extract_tb(err.__traceback__)
+    frames = list(traceback.extract_tb(err.__traceback__))
     if path is not None:
         target = str(path.resolve())
         frames = [f for f in frames if Path(f.filename).resolve() == Path(target)]

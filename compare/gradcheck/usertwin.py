@@ -120,7 +120,7 @@ class UserTwin:
         elif isinstance(grads, Sequence) and not isinstance(grads, str):
             seq = list(grads)
             if len(seq) == k and all(_is_pair(p) for p in seq):
-                items = [t for pair in seq for t in pair]         # type: ignore[union-attr]
+                items = [t for pair in seq for t in pair]
             elif len(seq) == 2 * k and not any(_is_pair(p) for p in seq):
                 items = seq
             else:
@@ -168,6 +168,6 @@ def load_user_twin(spec: str) -> UserTwin:
 
 def as_user_twin(fn: Callable[..., Any], name: str | None = None) -> UserTwin:
     """Wrap a function given in Python (the API) as a :class:`UserTwin`."""
-    label = name or getattr(fn, "__name__", "yours")
-    where = getattr(getattr(fn, "__code__", None), "co_filename", label)
+    label = str(name or getattr(fn, "__name__", "yours"))
+    where = str(getattr(getattr(fn, "__code__", None), "co_filename", label))
     return UserTwin(fn=fn, name=label, where=where)
