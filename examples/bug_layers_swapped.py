@@ -1,15 +1,18 @@
 """A classic bug: the gradients collected from the top layer down and returned
-in that order, so layer 1 gets layer 2's gradient and the other way round
-(same shapes with --hidden 10 10).
+in that order, so the first and last layers' gradients trade places (their
+shapes agree with --hidden 10 10).
 
 Check it with:
     twinprop gradcheck --twin examples/bug_layers_swapped.py --hidden 10 10
 """
 
 import numpy as np
+from numpy.typing import NDArray
+
+Params = list[tuple[NDArray, NDArray]]
 
 
-def act(z, activation):
+def act(z: NDArray, activation: str) -> NDArray:
     if activation == "tanh":
         return np.tanh(z)
     if activation == "sigmoid":
@@ -19,7 +22,7 @@ def act(z, activation):
     raise ValueError(f"unsupported activation {activation}")
 
 
-def act_prime(z, activation):
+def act_prime(z: NDArray, activation: str) -> NDArray:
     if activation == "tanh":
         return 1.0 - np.tanh(z) ** 2
     if activation == "sigmoid":
@@ -30,14 +33,17 @@ def act_prime(z, activation):
     raise ValueError(f"unsupported activation {activation}")
 
 
-def loss_and_grads(params, X, y, activation="tanh"):
+def loss_and_grads(params: Params, X: NDArray, y: NDArray,
+                   activation: str = "tanh") -> tuple[float, Params]:
     """Mean softmax cross-entropy of an MLP and its gradient.
 
     params: [(W (n_in, n_out), b (n_out,)), ...]; X (B, n_0); y (B,) labels.
     """
     B = X.shape[0]
     # forward: keep every layer's input a and pre-activation z
-    a, zs, inputs = X, [], []
+    a = X
+    zs: list[NDArray] = []
+    inputs: list[NDArray] = []
     for k, (W, b) in enumerate(params):
         inputs.append(a)
         z = a @ W + b
@@ -47,13 +53,13 @@ def loss_and_grads(params, X, y, activation="tanh"):
     shifted = logits - logits.max(axis=1, keepdims=True)
     probs = np.exp(shifted)
     probs /= probs.sum(axis=1, keepdims=True)
-    loss = -np.mean(np.log(probs[np.arange(B), y]))
+    loss = float(-np.mean(np.log(probs[np.arange(B), y])))
 
     # backward: delta = dL/dz, layer by layer from the top
     delta = probs.copy()
     delta[np.arange(B), y] -= 1.0
     delta /= B
-    grads = []
+    grads: Params = []
     for k in range(len(params) - 1, -1, -1):
         W, _ = params[k]
         dW = inputs[k].T @ delta

@@ -5,9 +5,12 @@ Check it with:
 """
 
 import numpy as np
+from numpy.typing import NDArray
+
+Params = list[tuple[NDArray, NDArray]]
 
 
-def act(z, activation):
+def act(z: NDArray, activation: str) -> NDArray:
     if activation == "tanh":
         return np.tanh(z)
     if activation == "sigmoid":
@@ -17,7 +20,7 @@ def act(z, activation):
     raise ValueError(f"unsupported activation {activation}")
 
 
-def act_prime(z, activation):
+def act_prime(z: NDArray, activation: str) -> NDArray:
     if activation == "tanh":
         return 1.0 - np.tanh(z) ** 2
     if activation == "sigmoid":
@@ -28,14 +31,17 @@ def act_prime(z, activation):
     raise ValueError(f"unsupported activation {activation}")
 
 
-def loss_and_grads(params, X, y, activation="tanh"):
+def loss_and_grads(params: Params, X: NDArray, y: NDArray,
+                   activation: str = "tanh") -> tuple[float, Params]:
     """Mean softmax cross-entropy of an MLP and its gradient.
 
     params: [(W (n_in, n_out), b (n_out,)), ...]; X (B, n_0); y (B,) labels.
     """
     B = X.shape[0]
     # forward: keep every layer's input a and pre-activation z
-    a, zs, inputs = X, [], []
+    a = X
+    zs: list[NDArray] = []
+    inputs: list[NDArray] = []
     for k, (W, b) in enumerate(params):
         inputs.append(a)
         z = a @ W + b
@@ -45,18 +51,18 @@ def loss_and_grads(params, X, y, activation="tanh"):
     shifted = logits - logits.max(axis=1, keepdims=True)
     probs = np.exp(shifted)
     probs /= probs.sum(axis=1, keepdims=True)
-    loss = -np.mean(np.log(probs[np.arange(B), y]))
+    loss = float(-np.mean(np.log(probs[np.arange(B), y])))
 
     # backward: delta = dL/dz, layer by layer from the top
     delta = probs.copy()
     delta[np.arange(B), y] -= 1.0
     delta /= B
-    grads = [None] * len(params)
+    grads: Params = []
     for k in range(len(params) - 1, -1, -1):
         W, _ = params[k]
         dW = inputs[k].T @ delta
         db = delta.sum(axis=0)
-        grads[k] = (dW, db)
+        grads.insert(0, (dW, db))
         if k > 0:
             delta = (delta @ W.T) * act_prime(zs[k - 1], activation)
     return loss, grads

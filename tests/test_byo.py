@@ -7,9 +7,11 @@ fraction of a second; tests/test_byo_cli.py runs the command on MNIST.
 """
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from compare.common.init import init_params
 from compare.gradcheck import diagnose, selftest
@@ -18,32 +20,36 @@ from compare.gradcheck.api import (
     assert_gradients_correct,
     check_gradients,
 )
-from compare.gradcheck.byo import check_user
+from compare.gradcheck.byo import UserCheck, check_user
 from compare.gradcheck.report import FAIL
 from compare.gradcheck.usercode import UserCodeError
 from compare.gradcheck.usertwin import load_user_twin
+from compare.twins import Params
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = ROOT / "tests" / "byo_files"
 EXAMPLES = ROOT / "examples"
 
 
-def problem(hidden=(12,), n_in=20, batch=8, seed=0):
+def problem(hidden: tuple[int, ...] = (12,), n_in: int = 20, batch: int = 8,
+            seed: int = 0) -> tuple[Params, NDArray, NDArray]:
     """A network with nonzero biases on random inputs in [0, 1)."""
     rng = np.random.default_rng(seed)
-    params = [(W, 0.2 * rng.standard_normal(b.shape))
-              for W, b in init_params([n_in, *hidden, 10], init="xavier", seed=seed)]
+    params: Params = [(W, 0.2 * rng.standard_normal(b.shape))
+                      for W, b in init_params([n_in, *hidden, 10], init="xavier", seed=seed)]
     return params, rng.random((batch, n_in)), rng.integers(0, 10, batch)
 
 
-def run(path, activation="tanh", hidden=(12,), mode="full", data=None):
+def run(path: Path, activation: str = "tanh", hidden: tuple[int, ...] = (12,),
+        mode: str = "full",
+        data: tuple[Params, NDArray, NDArray] | None = None) -> UserCheck:
     params, X, y = data or problem(hidden)
     return check_user(load_user_twin(str(path)), params, X, y, activation, mode)
 
 
-def failing(check):
+def failing(check: UserCheck) -> dict[str, list[str]]:
     """{tensor: [kinds]} of the failing rows (first row of each tensor)."""
-    out = {}
+    out: dict[str, list[str]] = {}
     for row in check.rows:
         if row.verdict == FAIL and row.tensor not in out:
             out[row.tensor] = [d.kind for d in row.diagnosis]
@@ -65,7 +71,8 @@ CORRECT = [
 @pytest.mark.parametrize("mode", ["full", "fast"])
 @pytest.mark.parametrize("path, activation, hidden", CORRECT,
                          ids=[f"{p.stem}-{a}" for p, a, _ in CORRECT])
-def test_correct_implementations_in_other_styles_pass(path, activation, hidden, mode):
+def test_correct_implementations_in_other_styles_pass(
+        path: Any, activation: Any, hidden: Any, mode: Any) -> None:
     check = run(path, activation, hidden, mode)
     bad = [(r.oracle, r.tensor, r.max_abs, r.tolerance) for r in check.rows
            if r.verdict == FAIL]
@@ -73,7 +80,7 @@ def test_correct_implementations_in_other_styles_pass(path, activation, hidden, 
     assert check.model.fits
 
 
-def test_the_loss_model_names_what_each_users_loss_is():
+def test_the_loss_model_names_what_each_users_loss_is() -> None:
     params, X, y = problem()
     assert run(EXAMPLES / "mlp_correct.py").model.equals_paper
     summed = run(FILES / "summed.py").model
@@ -86,7 +93,7 @@ def test_the_loss_model_names_what_each_users_loss_is():
     assert not l1.fits
 
 
-def test_the_twins_are_compared_only_where_the_loss_is_the_papers():
+def test_the_twins_are_compared_only_where_the_loss_is_the_papers() -> None:
     oracles = {r.oracle for r in run(EXAMPLES / "mlp_correct.py").rows}
     assert {"mlp_correct vs manual", "mlp_correct vs autodiff"} <= oracles
     rows = run(FILES / "l2_weight_decay.py").rows
@@ -124,7 +131,8 @@ BUGGY = [
 
 @pytest.mark.parametrize("path, activation, hidden, expected", BUGGY,
                          ids=[p.stem for p, *_ in BUGGY])
-def test_each_classic_bug_fails_and_is_named(path, activation, hidden, expected):
+def test_each_classic_bug_fails_and_is_named(
+        path: Any, activation: Any, hidden: Any, expected: Any) -> None:
     check = run(path, activation, hidden)
     found = failing(check)
     assert set(found) == set(expected)
@@ -142,12 +150,13 @@ def test_each_classic_bug_fails_and_is_named(path, activation, hidden, expected)
     (FILES / "l1_times_batch.py", "tanh", "scale"),
 ])
 @pytest.mark.parametrize("mode", ["fast", "sweep", "complex"])
-def test_the_other_modes_fail_and_name_the_kind_too(path, activation, kind, mode):
+def test_the_other_modes_fail_and_name_the_kind_too(
+        path: Any, activation: Any, kind: Any, mode: Any) -> None:
     found = failing(run(path, activation, mode=mode))
     assert found and all(kinds[0] == kind for kinds in found.values())
 
 
-def test_the_diagnoses_say_what_the_numbers_are():
+def test_the_diagnoses_say_what_the_numbers_are() -> None:
     B = problem()[2].size
     scale = run(EXAMPLES / "bug_batch_mean.py").rows[0].diagnosis[0]
     assert scale.values["c"] == B and f"c = {B} = the batch size" in scale.detail
@@ -167,7 +176,7 @@ def test_the_diagnoses_say_what_the_numbers_are():
     assert shape.note == "grad W1 has shape (10, 20), W1 has (20, 10): transposed?"
 
 
-def test_a_wrong_derivative_exactly_at_the_kink_is_named_kink():
+def test_a_wrong_derivative_exactly_at_the_kink_is_named_kink() -> None:
     # selftest.problem: a blank input and zero biases put relu units exactly on 0
     check = run(FILES / "relu_ge.py", "relu", data=selftest.problem())
     found = failing(check)
@@ -178,12 +187,13 @@ def test_a_wrong_derivative_exactly_at_the_kink_is_named_kink():
     assert not failing(run(FILES / "relu_ge.py", "relu"))
 
 
-def test_a_kind_is_claimed_only_when_it_explains_the_error_within_the_fd_error():
+def test_a_kind_is_claimed_only_when_it_explains_the_error_within_the_fd_error() -> None:
     params, X, y = problem()
     correct = load_user_twin(str(EXAMPLES / "mlp_correct.py")).fn
     noise = np.random.default_rng(1)
 
-    def almost_scaled(params, X, y, activation="tanh"):
+    def almost_scaled(params: Params, X: NDArray, y: NDArray,
+                      activation: str = "tanh") -> tuple[float, Params]:
         loss, grads = correct(params, X, y, activation)
         return loss, [(len(y) * dW * (1 + 1e-6 * noise.standard_normal(dW.shape)),
                        len(y) * db) for dW, db in grads]
@@ -194,12 +204,12 @@ def test_a_kind_is_claimed_only_when_it_explains_the_error_within_the_fd_error()
     assert found["W1"] == ["other"] and found["W2"] == ["other"]
 
 
-def test_every_kind_of_the_vocabulary_is_produced_by_some_file():
+def test_every_kind_of_the_vocabulary_is_produced_by_some_file() -> None:
     produced = {kind for _, _, _, expected in BUGGY for kind in expected.values()}
     assert produced | {"kink"} == set(diagnose.KINDS)
 
 
-def test_the_api_passes_correct_code_and_raises_with_table_and_diagnosis():
+def test_the_api_passes_correct_code_and_raises_with_table_and_diagnosis() -> None:
     params, X, y = problem()
     good = load_user_twin(str(EXAMPLES / "mlp_correct.py")).fn
     assert_gradients_correct(good, params, X, y, activation="tanh")
@@ -212,7 +222,7 @@ def test_the_api_passes_correct_code_and_raises_with_table_and_diagnosis():
     assert isinstance(caught.value, AssertionError)
 
 
-def test_the_api_docstring_example_runs():
+def test_the_api_docstring_example_runs() -> None:
     from compare.gradcheck import api
     code = api.__doc__.split("::", 1)[1].split("It raises", 1)[0]
     code = code.replace("from my_mlp import loss_and_grads",
@@ -220,7 +230,7 @@ def test_the_api_docstring_example_runs():
     import sys
     sys.path.insert(0, str(EXAMPLES))
     try:
-        namespace = {}
+        namespace: dict[str, Any] = {}
         exec(compile(code.replace("\n    ", "\n"), "example", "exec"), namespace)
         namespace["test_my_backprop"]()
     finally:
@@ -232,23 +242,23 @@ def test_the_api_docstring_example_runs():
     ("returns_grads_only.py", "not one number; return (loss, grads)"),
     ("raises_inside.py", "raised ValueError: cannot reshape array"),
 ])
-def test_an_unusable_file_is_one_line_naming_the_file_and_the_fix(name, message):
+def test_an_unusable_file_is_one_line_naming_the_file_and_the_fix(name: Any, message: Any) -> None:
     with pytest.raises(UserCodeError) as caught:
         run(FILES / name)
     text = str(caught.value)
     assert str(FILES / name) in text and message in text and "\n" not in text
 
 
-def test_a_misshapen_return_value_is_an_error_but_a_misshapen_tensor_a_finding():
+def test_a_misshapen_return_value_is_a_one_line_error() -> None:
     params, X, y = problem()
 
-    def three_layers(params, X, y, activation):
+    def three_layers(params: Params, X: NDArray, y: NDArray, activation: str) -> Any:
         return 1.0, [(np.zeros(1), np.zeros(1))] * 3
 
-    def dict_missing(params, X, y, activation):
+    def dict_missing(params: Params, X: NDArray, y: NDArray, activation: str) -> Any:
         return 1.0, {"W1": params[0][0]}
 
-    def nan_loss(params, X, y, activation):
+    def nan_loss(params: Params, X: NDArray, y: NDArray, activation: str) -> Any:
         return float("nan"), [(W, b) for W, b in params]
 
     for fn, text in ((three_layers, "grads has 3 items for a 2-layer network"),

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ EXAMPLES = ROOT / "examples"
 SMALL = ["--hidden", "4", "--batch", "3"]      # 784-4-10 on 3 real MNIST images
 
 
-def test_the_documented_command_checks_the_correct_example_from_the_repository_root():
+def test_the_documented_command_checks_the_correct_example_from_the_repository_root() -> None:
     proc = subprocess.run([sys.executable, "-m", "compare", "gradcheck", "--twin",
                            "examples/mlp_correct.py", *SMALL], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
@@ -28,7 +29,8 @@ def test_the_documented_command_checks_the_correct_example_from_the_repository_r
     assert lines[-1].startswith("PASS")
 
 
-def test_a_buggy_example_exits_1_and_prints_the_diagnosis(capsys):
+def test_a_buggy_example_exits_1_and_prints_the_diagnosis(
+        capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["gradcheck", "--twin", str(EXAMPLES / "bug_batch_mean.py"), *SMALL])
     out = capsys.readouterr().out
     assert status == 1
@@ -37,7 +39,8 @@ def test_a_buggy_example_exits_1_and_prints_the_diagnosis(capsys):
     assert out.strip().splitlines()[-1].startswith("FAIL")
 
 
-def test_json_has_kind_and_detail_on_every_failing_check(capsys, tmp_path):
+def test_json_has_kind_and_detail_on_every_failing_check(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status = main(["gradcheck", "--twin", str(EXAMPLES / "bug_no_bias_grad.py"), "--json",
                    "--out", str(tmp_path / "report"), *SMALL])
     assert status == 1
@@ -53,7 +56,8 @@ def test_json_has_kind_and_detail_on_every_failing_check(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["fast", "sweep", "complex"])
-def test_every_mode_runs_on_a_user_file(capsys, tmp_path, mode):
+def test_every_mode_runs_on_a_user_file(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, mode: Any) -> None:
     args = ["gradcheck", "--twin", str(EXAMPLES / "bug_batch_mean.py"), "--mode", mode,
             "--out", str(tmp_path), *SMALL]
     assert main(args) == 1
@@ -63,7 +67,8 @@ def test_every_mode_runs_on_a_user_file(capsys, tmp_path, mode):
         assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_a_module_and_function_name_can_be_given(capsys, monkeypatch):
+def test_a_module_and_function_name_can_be_given(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(FILES))
     assert main(["gradcheck", "--twin", "onehot_dict:loss_and_grads", *SMALL]) == 0
     assert "(onehot_dict, from onehot_dict)" in capsys.readouterr().out
@@ -80,14 +85,16 @@ def test_a_module_and_function_name_can_be_given(capsys, monkeypatch):
     (["--activation", "nothing.py:f"], "nothing.py: no such file"),
     (["--activation", f"{FILES / 'swish_autograd.py'}"], "name the function as"),
 ])
-def test_unusable_input_is_refused_up_front_with_one_line(capsys, args, message):
+def test_unusable_input_is_refused_up_front_with_one_line(
+        capsys: pytest.CaptureFixture[str], args: Any, message: Any) -> None:
     assert main(["gradcheck", *SMALL, *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("twinprop: error: ") and message in err
     assert len(err.strip().splitlines()) == 1
 
 
-def test_an_output_folder_that_is_a_file_is_refused_before_work(capsys, tmp_path):
+def test_an_output_folder_that_is_a_file_is_refused_before_work(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     assert main(["gradcheck", "--twin", str(EXAMPLES / "mlp_correct.py"),
@@ -97,13 +104,13 @@ def test_an_output_folder_that_is_a_file_is_refused_before_work(capsys, tmp_path
 
 
 @pytest.mark.parametrize("seed", ["-1", "x"])
-def test_a_bad_seed_is_a_usage_error(capsys, seed):
+def test_a_bad_seed_is_a_usage_error(capsys: pytest.CaptureFixture[str], seed: Any) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["gradcheck", "--seed", seed])
     assert caught.value.code == 2
 
 
-def test_the_table_stays_aligned_for_long_oracle_names(capsys):
+def test_the_table_stays_aligned_for_long_oracle_names(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gradcheck", "--activation", "tanh", *SMALL]) == 0
     lines = capsys.readouterr().out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("activation"))
@@ -113,7 +120,7 @@ def test_the_table_stays_aligned_for_long_oracle_names(capsys):
     assert all(row[column:].startswith(("pass", "FAIL", "skip")) for row in rows)
 
 
-def test_your_own_activation_is_checked_in_the_suite(capsys):
+def test_your_own_activation_is_checked_in_the_suite(capsys: pytest.CaptureFixture[str]) -> None:
     spec = f"{FILES / 'swish_autograd.py'}:swish"
     assert main(["gradcheck", "--activation", spec, *SMALL]) == 0
     out = capsys.readouterr().out
@@ -126,7 +133,8 @@ def test_your_own_activation_is_checked_in_the_suite(capsys):
     assert "FAIL" in out.splitlines()[-1] and "swish swish_prime vs FD g'" in out
 
 
-def test_an_activation_autograd_cannot_trace_leaves_the_autodiff_twin_out(capsys):
+def test_an_activation_autograd_cannot_trace_leaves_the_autodiff_twin_out(
+        capsys: pytest.CaptureFixture[str]) -> None:
     spec = f"{FILES / 'leaky_where.py'}:leaky"
     assert main(["gradcheck", "--activation", spec, *SMALL]) == 0
     out = capsys.readouterr().out
@@ -134,7 +142,8 @@ def test_an_activation_autograd_cannot_trace_leaves_the_autodiff_twin_out(capsys
     assert "autodiff vs FD" not in out
 
 
-def test_the_derivative_study_checks_your_activation(capsys, tmp_path):
+def test_the_derivative_study_checks_your_activation(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     good = f"{FILES / 'swish_autograd.py'}:swish"
     assert main(["derivatives", "--out", str(tmp_path / "a"), "--activation", good]) == 0
     assert "PASS" in capsys.readouterr().out

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """An L1 penalty (a loss the check cannot fit, so it is differentiated as a black
 box), and the bug of the summed gradient: every gradient B times too large."""
 import numpy as np

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """Bug (regularization): the gradient adds weight decay 1e-2 * W, the loss has no penalty."""
 import numpy as np
 

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """Correct, with weight decay: the loss adds reg/2 * ||W||^2 for every weight
 matrix (not the biases), and the gradient adds reg * W."""
 import numpy as np

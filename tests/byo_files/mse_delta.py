@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """Bug (other): the output error of a squared loss through a softmax,
 (p - y) p (1 - p), used with the cross-entropy loss."""
 import numpy as np

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """Correct, one-hot style: a 2-layer net, labels turned into a one-hot matrix,
 gradients returned as a dict (CS231n's TwoLayerNet layout)."""
 import numpy as np

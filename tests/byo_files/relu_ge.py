@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """relu'(z) taken as 1 at z = 0 (z >= 0): right everywhere except exactly at the kink."""
 import numpy as np
 

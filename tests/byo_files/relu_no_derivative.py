@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """Bug (activation derivative): relu's derivative left out of the backward pass."""
 import numpy as np
 

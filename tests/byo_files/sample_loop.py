@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """Correct, one sample at a time: the way the backprop equations are written
 on paper, with vectors and outer products, summed over the batch.
 Returns a flat list [dW1, db1, dW2, db2, ...]."""

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """Bug (sign): the output error taken as y - p instead of p - y."""
 import numpy as np
 

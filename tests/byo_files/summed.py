@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """Correct for its own loss: the loss summed over the batch (not averaged),
 and its gradient summed to match."""
 import numpy as np

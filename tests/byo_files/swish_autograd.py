@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """A user's own activation, swish, written with autograd.numpy, and its derivative."""
 import autograd.numpy as np
 

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """swish in plain numpy: right, but autograd cannot trace it."""
 import numpy as np
 

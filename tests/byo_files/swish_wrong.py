@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """swish with a wrong derivative: the product rule's second term forgotten."""
 import autograd.numpy as np
 

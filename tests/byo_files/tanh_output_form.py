@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """Bug (activation derivative): tanh' written as 1 - a**2 for the activation a,
 but fed the pre-activation z."""
 import numpy as np

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """Bug (partial): the hidden layer's error computed unit by unit, and the loop
 over the units stops one short, so the last hidden unit gets none."""
 import numpy as np

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (test data: written the way a student writes, without type annotations)
 """Bug (swap): each layer's pair returned as (db, dW) instead of (dW, db)."""
 import numpy as np
 
