@@ -266,3 +266,24 @@ def test_a_misshapen_return_value_is_a_one_line_error() -> None:
                      (nan_loss, "the loss it returned is nan")):
         with pytest.raises(UserCodeError, match=text):
             check_gradients(fn, params, X, y)
+
+
+def test_a_function_that_ignores_its_activation_argument_is_told_so() -> None:
+    check = run(FILES / "sample_loop_off_by_one.py", "sigmoid")
+    assert not check.model.fits
+    assert any("paper network's loss with tanh, not with sigmoid" in n for n in check.notes)
+
+
+def test_the_check_gives_the_blas_its_thread_count_back() -> None:
+    from compare.bench.blas import blas_threads
+    before = blas_threads()
+    seen = []
+
+    def spy(params: Params, X: NDArray, y: NDArray, activation: str) -> Any:
+        seen.append(blas_threads())
+        return load_user_twin(str(EXAMPLES / "mlp_correct.py")).fn(params, X, y, activation)
+
+    params, X, y = problem()
+    check_gradients(spy, params, X, y)
+    assert blas_threads() == before
+    assert before is None or set(seen) == {1}

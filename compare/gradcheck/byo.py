@@ -32,6 +32,7 @@ from compare.gradcheck.directional import direction_differences, random_directio
 from compare.gradcheck.lossfn import Cache, build_cache, loss_value
 from compare.gradcheck.lossmodel import LossModel, fit_loss_model
 from compare.gradcheck.report import FAIL, TensorCheck, skipped
+from compare.gradcheck.threads import one_blas_thread
 from compare.gradcheck.twins import loss_and_grads, twin_outputs
 from compare.gradcheck.usertwin import UserTwin
 from compare.twins import Params, flat_tensors, tensor_names
@@ -147,6 +148,15 @@ def check_user(user: UserTwin, params: Params, X: NDArray, y: NDArray,
     Returns:
         UserCheck.
     """
+    with one_blas_thread():
+        return _check_user(user, params, X, y, activation, mode, directions=directions,
+                           seed=seed, twins=twins, h=h)
+
+
+def _check_user(user: UserTwin, params: Params, X: NDArray, y: NDArray,
+                activation: "str | Activation", mode: str, *, directions: int, seed: int,
+                twins: tuple[str, ...] | None, h: float) -> UserCheck:
+    """:func:`check_user`, under whatever BLAS threading the caller chose."""
     start = time.perf_counter()
     calls0, seconds0 = user.calls, user.seconds
     act = activations.get_activation(activation)
@@ -419,7 +429,18 @@ def _evidence(point: _Point, measured: list[Measured]) -> Evidence:
 
 
 def _notes(point: _Point) -> list[str]:
+    """What the reader should know beyond the table: float32 gradients, an
+    activation argument the user's function seems to ignore."""
     notes = []
+    if not point.model.fits:
+        for name, act in activations.ACTIVATIONS.items():
+            if act is point.act:
+                continue
+            other = float(loss_value(point.params, point.X, point.y, act))
+            if abs(other - point.loss) <= point.model.tolerance:
+                notes.append(f"your loss is the paper network's loss with {name}, not with "
+                             f"{point.label}: does your function ignore its activation "
+                             "argument?")
     low = sorted(d for d in point.user.dtypes if d in ("float16", "float32"))
     if low:
         notes.append(f"your gradients come back as {', '.join(low)}; the check works in "

@@ -325,8 +325,8 @@ def _activation_derivative(ev: Evidence, t: int, A: NDArray) -> Diagnosis | None
         if P.shape != A.shape or m.explains(P):
             continue        # that g' does not change this tensor
         if _close(m, A, P):
-            return Diagnosis("activation_derivative", f"grad {name} is what {text} gives",
-                             {"derivative": key})
+            return Diagnosis("activation_derivative", f"grad {name} is exactly what a wrong "
+                                                      f"g' gives: {text}", {"derivative": key})
     return None
 
 

@@ -219,7 +219,7 @@ def plot_sweep(data: dict[str, Any], slopes: dict[tuple[str, str, str], float | 
     acts = list(data)
     cols = min(3, len(acts))
     rows = -(-len(acts) // cols)
-    fig = Figure(figsize=(4.4 * cols, 3.6 * rows), layout="constrained")
+    fig = Figure(figsize=(max(4.4 * cols, 6.4), 3.6 * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).reshape(-1)
     for ax, act in zip(axes, acts):
         for name, c in data[act][twin].items():
