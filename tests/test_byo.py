@@ -287,3 +287,25 @@ def test_the_check_gives_the_blas_its_thread_count_back() -> None:
     check_gradients(spy, params, X, y)
     assert blas_threads() == before
     assert before is None or set(seen) == {1}
+
+
+@pytest.mark.parametrize("mode", ["fast", "full-black-box"])
+def test_a_failing_direction_of_the_users_own_loss_is_bisected_to_the_bad_element(
+        mode: str) -> None:
+    params, X, y = problem()
+    correct = load_user_twin(str(EXAMPLES / "mlp_correct.py")).fn
+
+    def one_element_off(params: Params, X: NDArray, y: NDArray,
+                        activation: str = "tanh") -> tuple[float, Params]:
+        loss, grads = correct(params, X, y, activation)
+        grads[0][0][3, 5] += 1e-3
+        if mode != "fast":      # an L1 term: a loss the check can only call
+            loss += 1e-3 * sum(float(np.abs(W).sum()) for W, _ in params)
+            grads = [(dW + 1e-3 * np.sign(W), db) for (dW, db), (W, _) in zip(grads, params)]
+        return loss, grads
+
+    check = check_gradients(one_element_off, params, X, y, mode="fast" if mode == "fast"
+                            else "full")
+    row = next(r for r in check.rows if r.oracle.endswith("vs own loss") and r.tensor == "W1")
+    assert row.verdict == FAIL and row.localised == (3, 5)
+    assert check.model.fits == (mode == "fast")
