@@ -70,8 +70,9 @@ class UserTwin:
             raise UserCodeError(
                 f"{self.where}: {self.fn.__name__} raised {describe_exception(err, self.source)} "
                 f"on a {'-'.join(str(W.shape[0]) for W, _ in params)}-{params[-1][0].shape[1]} "
-                f"network with a batch of {len(X)}; fix it so that it runs on any "
-                "network of that form") from None
+                f"network, a batch of {len(X)} and activation {_name(activation)!r}; fix it so "
+                "that it runs on any network of that form, or choose an --activation it "
+                "supports") from None
         finally:
             self.seconds += time.perf_counter() - start
             self.calls += 1
@@ -140,6 +141,11 @@ class UserTwin:
             self.dtypes.add(array.dtype.name)
             tensors.append(np.array(array, dtype=np.float64))
         return tensors
+
+
+def _name(activation: object) -> str:
+    """An activation's name (it is a name, or an object with ``name``)."""
+    return str(getattr(activation, "name", activation))
 
 
 def _is_pair(item: object) -> bool:
