@@ -3,6 +3,8 @@ the V-curves have the slopes theory predicts, the kink conventions are the
 documented ones, and ``twinprop derivatives`` writes (and protects) its files."""
 
 import json
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,11 +20,12 @@ LINEAR_ON_STENCILS = ("relu", "leaky_relu", "identity")
 
 
 @pytest.fixture(scope="module")
-def table():
+def table() -> dict[str, Any]:
     return derivatives.derivative_table()
 
 
-def test_hand_derivative_matches_autograd_and_central_differences_away_from_kinks(table):
+def test_hand_derivative_matches_autograd_and_central_differences_away_from_kinks(
+        table: dict[str, Any]) -> None:
     for name in derivatives.ACTIVATION_NAMES:
         row = table["activations"][name]
         # The oracle must be the autograd twin's own function, not the stand-in.
@@ -37,7 +40,7 @@ def test_hand_derivative_matches_autograd_and_central_differences_away_from_kink
         assert row["excluded_near_kink"] == expected_excluded, name
 
 
-def test_wrong_hand_derivative_is_caught_by_both_oracles():
+def test_wrong_hand_derivative_is_caught_by_both_oracles() -> None:
     """The tolerances above are not vacuous: a 1 % error in g' is far outside them."""
     act = derivatives.activations.ACTIVATIONS["tanh"]
     z = derivatives.Z_GRID
@@ -49,7 +52,7 @@ def test_wrong_hand_derivative_is_caught_by_both_oracles():
     assert np.max(np.abs(auto - wrong)) > 1e-3
 
 
-def test_vcurve_truncation_side_has_slope_two_in_float64():
+def test_vcurve_truncation_side_has_slope_two_in_float64() -> None:
     curves = derivatives.vcurves(names=SMOOTH + LINEAR_ON_STENCILS, dtypes=("float64", "float32"))
     block64 = curves["dtypes"]["float64"]
     for name in SMOOTH:
@@ -72,7 +75,7 @@ def test_vcurve_truncation_side_has_slope_two_in_float64():
     assert best32 / best64 > 1e4
 
 
-def test_vcurve_of_a_wrong_derivative_has_a_floor_not_slope_two():
+def test_vcurve_of_a_wrong_derivative_has_a_floor_not_slope_two() -> None:
     act = derivatives.activations.ACTIVATIONS["sigmoid"]
     err = derivatives.fd_errors(act.fn, lambda z: 1.001 * act.deriv(z),
                                 derivatives.BASE_POINTS, derivatives.STEPS, "float64")
@@ -80,7 +83,7 @@ def test_vcurve_of_a_wrong_derivative_has_a_floor_not_slope_two():
     assert fit["truncation_slope"] is None or abs(fit["truncation_slope"]) < 0.5
 
 
-def test_kink_conventions_are_as_documented():
+def test_kink_conventions_are_as_documented() -> None:
     kinks = derivatives.kink_study()
     relu, leaky = kinks["relu"], kinks["leaky_relu"]
     # relu'(0): manual twin 0 (manual/activations.py), autograd twin 0
@@ -106,19 +109,21 @@ def test_kink_conventions_are_as_documented():
     assert np.all(win["hand"] == (z > 0))
 
 
-def _run(argv, capsys):
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     status = cli.main(argv)
     captured = capsys.readouterr()
     return status, captured.out, captured.err
 
 
-def test_cli_writes_every_file_with_summary_numbers_from_the_data(tmp_path, capsys):
+def test_cli_writes_every_file_with_summary_numbers_from_the_data(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "deriv"
     status, stdout, _ = _run(["derivatives", "--out", str(out)], capsys)
     assert status == 0
     from compare.cli.derivatives import OUTPUT_FILES
-    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
-    for name in OUTPUT_FILES:
+    written = [name for name in OUTPUT_FILES if name != "check.json"]   # only for your own
+    assert sorted(p.name for p in out.iterdir()) == sorted(written)
+    for name in written:
         assert f"wrote {out / name}" in stdout
         if name.endswith(".png"):
             assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -129,11 +134,15 @@ def test_cli_writes_every_file_with_summary_numbers_from_the_data(tmp_path, caps
     assert summary == summarize(data["derivatives"], data["vcurves"], data["kink"])
     sigmoid64 = data["vcurves"]["dtypes"]["float64"]["activations"]["sigmoid"]
     assert (f"| float64 | sigmoid | {sigmoid64['best_step']:.2g} | {sigmoid64['min_error']:.2g} "
-            f"| {sigmoid64['truncation_slope']:.2f} | {sigmoid64['rounding_slope']:.2f} |") in summary
+            f"| {sigmoid64['truncation_slope']:.2f} | {sigmoid64['rounding_slope']:.2f} |"
+            ) in summary
     assert "| relu at z = 0 | 0 | 1 | 0.5 | 0 | 0 | 0.5 |" in summary
 
 
-def test_cli_refuses_to_overwrite_without_force(tmp_path, capsys, monkeypatch):
+def test_cli_refuses_to_overwrite_without_force(
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "deriv"
     out.mkdir()
     (out / "summary.md").write_text("an earlier run\n")
@@ -154,7 +163,7 @@ def test_cli_refuses_to_overwrite_without_force(tmp_path, capsys, monkeypatch):
     assert (out / "summary.md").read_text().startswith("# Activation derivatives")
 
 
-def test_cli_rejects_a_file_as_out_dir(tmp_path, capsys):
+def test_cli_rejects_a_file_as_out_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "not-a-dir"
     target.write_text("x")
     status, _, stderr = _run(["derivatives", "--out", str(target)], capsys)

@@ -2,9 +2,11 @@
 and their parts (structured differences, kinks, tolerances) do what they say."""
 
 import time
+from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 import autodiff
 import manual
@@ -20,15 +22,16 @@ from compare.gradcheck import (
 )
 from compare.gradcheck import tolerance as T
 from compare.gradcheck.lossfn import build_cache
-from compare.gradcheck.report import FAIL, PASS, SKIP
+from compare.gradcheck.report import FAIL, PASS, SKIP, TensorCheck
 from compare.gradcheck.structured import all_changes
-from compare.twins import TWINS
+from compare.twins import TWINS, Params
 
 ACTIVATIONS = tuple(manual.ACTIVATIONS)
 SMOOTH = tuple(a for a in ACTIVATIONS if manual.ACTIVATIONS[a].kink is None)
 
 
-def small_problem(seed=0, sizes=(6, 5, 4, 10), batch=5):
+def small_problem(seed: int = 0, sizes: tuple[int, ...] = (6, 5, 4, 10),
+                  batch: int = 5) -> tuple[Params, NDArray, NDArray]:
     """A small network with nonzero biases and inputs in [0, 1)."""
     rng = np.random.default_rng(seed)
     params = [(W, 0.3 * rng.standard_normal(b.shape))
@@ -38,19 +41,21 @@ def small_problem(seed=0, sizes=(6, 5, 4, 10), batch=5):
     return params, X, y
 
 
-def verdicts(rows):
+def verdicts(rows: list[TensorCheck]) -> dict[tuple[str, str], str]:
     return {(r.oracle, r.tensor): r.verdict for r in rows}
 
 
-def failed_tensors(rows, oracle):
+def failed_tensors(rows: list[TensorCheck], oracle: str) -> set[str]:
     return {r.tensor for r in rows if r.oracle == oracle and r.verdict == FAIL}
 
 
-def broken_manual(monkeypatch, tensor=0, index=(2, 3), amount=1e-3):
+def broken_manual(monkeypatch: pytest.MonkeyPatch, tensor: int = 0,
+                  index: tuple[int, ...] = (2, 3), amount: float = 1e-3) -> None:
     """Replace manual.loss_and_grads by one that is wrong in one element."""
     correct = manual.loss_and_grads
 
-    def wrong(params, X, y, activation="tanh"):
+    def wrong(params: Params, X: NDArray, y: NDArray,
+              activation: str = "tanh") -> tuple[float, Params]:
         loss, grads = correct(params, X, y, activation)
         flat = [t.copy() for pair in grads for t in pair]
         flat[tensor][index] += amount
@@ -60,7 +65,7 @@ def broken_manual(monkeypatch, tensor=0, index=(2, 3), amount=1e-3):
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_structured_differences_equal_naive_per_coordinate_differences(activation):
+def test_structured_differences_equal_naive_per_coordinate_differences(activation: Any) -> None:
     params, X, y = small_problem(sizes=(4, 3, 3, 10), batch=4)
     h = T.STEP
     cache = build_cache(params, X, y, activation)
@@ -76,7 +81,7 @@ def test_structured_differences_equal_naive_per_coordinate_differences(activatio
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_every_mode_passes_on_the_correct_twins(activation):
+def test_every_mode_passes_on_the_correct_twins(activation: Any) -> None:
     params, X, y = small_problem()
     rows = (full.run_full(params, X, y, activation)
             + directional.run_fast(params, X, y, activation)
@@ -90,7 +95,7 @@ def test_every_mode_passes_on_the_correct_twins(activation):
             "manual vs complex", "autodiff vs complex"} <= oracles
 
 
-def test_full_mode_checks_every_parameter_of_784_100_10_on_real_mnist():
+def test_full_mode_checks_every_parameter_of_784_100_10_on_real_mnist() -> None:
     from compare.gradcheck.suite import load_batch
     X, y, _ = load_batch(32, seed=0)
     params = init_params([784, 100, 10], init="xavier", seed=0)
@@ -104,7 +109,7 @@ def test_full_mode_checks_every_parameter_of_784_100_10_on_real_mnist():
     assert seconds < 60          # about 2-4 s on 2 cores; the bound only catches a blow-up
 
 
-def test_relative_error_is_finite_and_zero_when_both_values_are_zero():
+def test_relative_error_is_finite_and_zero_when_both_values_are_zero() -> None:
     a = np.array([0.0, 0.0, 1e-300, 1.0, -2.0])
     n = np.array([0.0, 1e-20, 0.0, 1.0 + 1e-12, 2.0])
     rel = T.relative_error(a, n, scale=1e-10)
@@ -115,7 +120,7 @@ def test_relative_error_is_finite_and_zero_when_both_values_are_zero():
     assert rel[4] == pytest.approx(2.0)
 
 
-def test_a_passing_tensor_of_zeros_reports_zero_relative_error():
+def test_a_passing_tensor_of_zeros_reports_zero_relative_error() -> None:
     # Inputs that are 0 for the whole batch give exactly zero gradients and
     # exactly zero differences; the report must show 0, not NaN.
     params, X, y = small_problem()
@@ -125,7 +130,7 @@ def test_a_passing_tensor_of_zeros_reports_zero_relative_error():
     assert all(r.verdict == PASS for r in rows)
 
 
-def kink_problem():
+def kink_problem() -> tuple[Params, NDArray, NDArray]:
     """1 input, 2 relu units: unit 0 sits 3e-6 above 0 (within a step), unit 1 at -1.5."""
     params = [(np.array([[1.0, 1.0]]), np.array([-1.0 + 3e-6, -2.5])),
               (np.linspace(-1, 1, 20).reshape(2, 10), np.zeros(10))]
@@ -134,7 +139,8 @@ def kink_problem():
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
-def test_a_step_across_zero_is_labelled_kink_and_checked_by_one_sided_slopes(activation):
+def test_a_step_across_zero_is_labelled_kink_and_checked_by_one_sided_slopes(
+        activation: Any) -> None:
     params, X, y = kink_problem()
     cache, diffs, kink, exact = full.coordinate_differences(params, X, y, activation)
     # W1[0, 0] and b1[0] move unit 0 (3e-6 from the kink) by 1e-5: kinks.
@@ -152,7 +158,8 @@ def test_a_step_across_zero_is_labelled_kink_and_checked_by_one_sided_slopes(act
     assert row.kinks == 1
 
 
-def test_a_value_outside_the_one_sided_slopes_fails_at_a_kink(monkeypatch):
+def test_a_value_outside_the_one_sided_slopes_fails_at_a_kink(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     params, X, y = kink_problem()
     _, diffs, _, _ = full.coordinate_differences(params, X, y, "relu")
     width = abs(diffs[1].right_h2[0] - diffs[1].left_h2[0])     # the slopes' gap at b1[0]
@@ -163,11 +170,13 @@ def test_a_value_outside_the_one_sided_slopes_fails_at_a_kink(monkeypatch):
     assert failed_tensors(rows, "autodiff vs FD") == set()
 
 
-def test_kink_conventions_at_exactly_zero():
+def test_kink_conventions_at_exactly_zero() -> None:
     relu = kinks.conventions("relu")
+    assert relu is not None
     assert relu == {"documented": 0.0, **{f"{twin} measured": 0.0 for twin in TWINS},
                     "autograd np.maximum": 0.5, "central difference": 0.5}
     leaky = kinks.conventions("leaky_relu")
+    assert leaky is not None
     assert leaky["documented"] == 0.01
     assert all(leaky[f"{twin} measured"] == 0.01 for twin in TWINS)
     assert leaky["autograd np.maximum"] == pytest.approx(0.505)
@@ -175,7 +184,8 @@ def test_kink_conventions_at_exactly_zero():
     assert kinks.conventions("tanh") is None
 
 
-def test_exact_zero_pre_activations_are_held_to_the_twins_convention(monkeypatch):
+def test_exact_zero_pre_activations_are_held_to_the_twins_convention(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # A blank input with zero biases puts every relu unit of that sample at 0.
     params, X, y = selftest.problem()
     rows = full.run_full(params, X, y, "relu")
@@ -193,11 +203,12 @@ def test_exact_zero_pre_activations_are_held_to_the_twins_convention(monkeypatch
 
 
 @pytest.mark.parametrize("mode", ["full", "fast", "complex"])
-def test_a_monkeypatched_broken_manual_twin_fails_and_is_named(monkeypatch, mode):
+def test_a_monkeypatched_broken_manual_twin_fails_and_is_named(
+        monkeypatch: pytest.MonkeyPatch, mode: Any) -> None:
     params, X, y = small_problem()
     broken_manual(monkeypatch, tensor=0, index=(2, 3), amount=1e-3)
-    run = {"full": full.run_full, "fast": directional.run_fast,
-           "complex": complex_step.run_complex}[mode]
+    run: Any = {"full": full.run_full, "fast": directional.run_fast,
+                "complex": complex_step.run_complex}[mode]
     rows = run(params, X, y, "tanh")
     numeric_oracle = "manual vs complex" if mode == "complex" else "manual vs FD"
     assert failed_tensors(rows, numeric_oracle) == {"W1"}
@@ -211,11 +222,13 @@ def test_a_monkeypatched_broken_manual_twin_fails_and_is_named(monkeypatch, mode
         assert row.analytic - row.numeric == pytest.approx(1e-3, rel=1e-6)
 
 
-def test_the_twins_must_agree_more_closely_than_finite_differences_can_tell(monkeypatch):
+def test_the_twins_must_agree_more_closely_than_finite_differences_can_tell(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     params, X, y = small_problem()
     correct = autodiff.loss_and_grads
 
-    def slightly_off(params, X, y, activation="tanh"):
+    def slightly_off(params: Params, X: NDArray, y: NDArray,
+                     activation: str = "tanh") -> tuple[float, Params]:
         loss, grads = correct(params, X, y, activation)
         return loss, [(dW + 1e-10, db) for dW, db in grads]
 
@@ -224,7 +237,8 @@ def test_the_twins_must_agree_more_closely_than_finite_differences_can_tell(monk
     assert failed_tensors(rows, "manual vs autodiff") == {"W1", "W2", "W3"}
 
 
-def test_a_twin_whose_loss_differs_from_the_checked_function_fails_the_loss_row(monkeypatch):
+def test_a_twin_whose_loss_differs_from_the_checked_function_fails_the_loss_row(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     params, X, y = small_problem()
     correct = manual.loss_and_grads
     monkeypatch.setattr(manual, "loss_and_grads",
@@ -233,7 +247,7 @@ def test_a_twin_whose_loss_differs_from_the_checked_function_fails_the_loss_row(
     assert failed_tensors(rows, "manual vs FD") == {"loss"}
 
 
-def test_random_directions_are_unit_and_never_all_one_sign():
+def test_random_directions_are_unit_and_never_all_one_sign() -> None:
     rng = np.random.default_rng(0)
     for kind in directional.KINDS:
         for shape in [(2,), (3, 1), (784, 100)]:
@@ -243,7 +257,7 @@ def test_random_directions_are_unit_and_never_all_one_sign():
             assert ((flat > 0).any(axis=1) & (flat < 0).any(axis=1)).all()
 
 
-def test_richardson_estimate_bounds_the_error_of_a_known_derivative():
+def test_richardson_estimate_bounds_the_error_of_a_known_derivative() -> None:
     x, h = 0.7, 1e-2
     d_h = (np.sin(x + h) - np.sin(x - h)) / (2 * h)
     d_h2 = (np.sin(x + h / 2) - np.sin(x - h / 2)) / h
@@ -253,7 +267,8 @@ def test_richardson_estimate_bounds_the_error_of_a_known_derivative():
     assert abs(value - np.cos(x)) < error / 100                # extrapolation: far better
 
 
-def test_sweep_shows_slope_two_for_a_right_gradient_and_fails_a_wrong_one(monkeypatch):
+def test_sweep_shows_slope_two_for_a_right_gradient_and_fails_a_wrong_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     params, X, y = small_problem()
     rows, data = sweep.run_sweep(params, X, y, "sigmoid")
     slopes = [r.slope for r in rows if r.slope is not None]
@@ -263,7 +278,7 @@ def test_sweep_shows_slope_two_for_a_right_gradient_and_fails_a_wrong_one(monkey
     assert failed_tensors(rows, "manual vs FD") == {"W2"}
 
 
-def test_complex_mode_skips_activations_with_a_kink():
+def test_complex_mode_skips_activations_with_a_kink() -> None:
     params, X, y = small_problem()
     rows = complex_step.run_complex(params, X, y, "relu")
     assert {r.verdict for r in rows if "complex" in r.oracle} == {SKIP}
@@ -271,7 +286,7 @@ def test_complex_mode_skips_activations_with_a_kink():
 
 
 @pytest.mark.parametrize("activation", SMOOTH)
-def test_complex_step_matches_the_manual_gradient_to_1e_13(activation):
+def test_complex_step_matches_the_manual_gradient_to_1e_13(activation: Any) -> None:
     params, X, y = small_problem()
     cache = build_cache(params, X, y, activation)
     numeric = complex_step.complex_step_gradients(cache)
@@ -280,7 +295,7 @@ def test_complex_step_matches_the_manual_gradient_to_1e_13(activation):
         np.testing.assert_allclose(n, g, rtol=0, atol=1e-13)
 
 
-def test_selftest_flags_every_injected_bug_in_every_twin():
+def test_selftest_flags_every_injected_bug_in_every_twin() -> None:
     result = selftest.run_selftest()
     assert all(c.clean for c in result["controls"])
     assert {c.twin for c in result["controls"]} == set(TWINS)
@@ -293,7 +308,7 @@ def test_selftest_flags_every_injected_bug_in_every_twin():
     assert result["passed"]
 
 
-def test_selftest_fails_when_the_checks_are_made_blind(monkeypatch):
+def test_selftest_fails_when_the_checks_are_made_blind(monkeypatch: pytest.MonkeyPatch) -> None:
     # A checker that passes everything must not pass its own selftest.
     monkeypatch.setattr(T, "FLOOR_ULPS", 1e20)
     monkeypatch.setattr(T, "TWIN_TOL", 1e6)
@@ -302,13 +317,15 @@ def test_selftest_fails_when_the_checks_are_made_blind(monkeypatch):
     assert not any(o.caught for o in result["bugs"] if o.applicable)
 
 
-def test_signed_directions_catch_errors_that_cancel_along_a_positive_direction(monkeypatch):
+def test_signed_directions_catch_errors_that_cancel_along_a_positive_direction(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # Two elements of dW1 exchanged: the error (+d, -d) sums to zero, so an
     # all-positive (constant) direction cannot see it; signed directions can.
     params, X, y = small_problem()
     correct = manual.loss_and_grads
 
-    def exchanged(params, X, y, activation="tanh"):
+    def exchanged(params: Params, X: NDArray, y: NDArray,
+                  activation: str = "tanh") -> tuple[float, Params]:
         loss, grads = correct(params, X, y, activation)
         dW = grads[0][0].copy()
         dW[0, 0], dW[1, 2] = dW[1, 2], dW[0, 0]

@@ -4,17 +4,20 @@ import dataclasses
 import json
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
+from numpy.typing import NDArray
 
 import manual
 from compare.cli.app import main
-from compare.twins import TWINS
+from compare.twins import TWINS, Params
 
 SMALL = ["--hidden", "4", "--batch", "3"]      # 784-4-10 on 3 real MNIST images
 
 
-def test_selftest_command_exits_0_and_reports_every_bug_caught():
+def test_selftest_command_exits_0_and_reports_every_bug_caught() -> None:
     proc = subprocess.run([sys.executable, "-m", "compare", "gradcheck", "--selftest"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -31,7 +34,8 @@ def test_selftest_command_exits_0_and_reports_every_bug_caught():
     assert out.strip().splitlines()[-1].startswith("PASS")
 
 
-def test_selftest_json_names_the_tensor_and_worst_element(capsys):
+def test_selftest_json_names_the_tensor_and_worst_element(
+        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gradcheck", "--selftest", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["passed"]
@@ -43,7 +47,8 @@ def test_selftest_json_names_the_tensor_and_worst_element(capsys):
     assert row["analytic"] != row["numeric"]
 
 
-def test_gradcheck_passes_and_explains_itself_on_the_correct_twins(capsys):
+def test_gradcheck_passes_and_explains_itself_on_the_correct_twins(
+        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gradcheck", "--activation", "tanh", *SMALL]) == 0
     out = capsys.readouterr().out
     assert "network  784-4-10 (3,190 parameters)" in out
@@ -57,10 +62,15 @@ def test_gradcheck_passes_and_explains_itself_on_the_correct_twins(capsys):
 
 @pytest.mark.parametrize("twin", sorted(TWINS))
 @pytest.mark.parametrize("mode", ["full", "fast", "complex"])
-def test_gradcheck_exits_1_when_any_twin_is_broken(monkeypatch, capsys, mode, twin):
+def test_gradcheck_exits_1_when_any_twin_is_broken(
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+        mode: Any,
+        twin: Any) -> None:
     correct = TWINS[twin].loss_and_grads
 
-    def dropped_bias(params, X, y, activation="tanh"):
+    def dropped_bias(params: Params, X: NDArray, y: NDArray,
+                     activation: str = "tanh") -> tuple[float, Params]:
         loss, grads = correct(params, X, y, activation)
         return loss, [(dW, 0 * db) for dW, db in grads]
 
@@ -71,11 +81,13 @@ def test_gradcheck_exits_1_when_any_twin_is_broken(monkeypatch, capsys, mode, tw
     assert f"sigmoid {twin} vs" in last and "b1" in last
 
 
-def test_a_wrong_in_place_derivative_fails_the_default_suite(monkeypatch, capsys):
+def test_a_wrong_in_place_derivative_fails_the_default_suite(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The buffered twin's own code path is checked: break only its in-place tanh'."""
     act = manual.ACTIVATIONS["tanh"]
 
-    def off_by_a_little(z, keep, out):
+    def off_by_a_little(z: NDArray, keep: NDArray, out: NDArray) -> None:
+        assert act.deriv_into is not None
         act.deriv_into(z, keep, out)
         out *= 1 + 1e-6
 
@@ -86,7 +98,8 @@ def test_a_wrong_in_place_derivative_fails_the_default_suite(monkeypatch, capsys
     assert "tanh buffered vs FD W1" in last and "tanh manual vs FD" not in last
 
 
-def test_gradcheck_json_is_complete_and_parseable(capsys, tmp_path):
+def test_gradcheck_json_is_complete_and_parseable(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status = main(["gradcheck", "--activation", "relu", "--mode", "fast", "--json",
                    "--out", str(tmp_path), *SMALL])
     assert status == 0
@@ -100,7 +113,7 @@ def test_gradcheck_json_is_complete_and_parseable(capsys, tmp_path):
     assert json.loads((tmp_path / "gradcheck.json").read_text())["passed"]
 
 
-def test_sweep_writes_data_and_a_plot(capsys, tmp_path):
+def test_sweep_writes_data_and_a_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["gradcheck", "--activation", "softplus", "--mode", "sweep",
                  "--out", str(tmp_path), *SMALL]) == 0
     out = capsys.readouterr().out
@@ -112,7 +125,7 @@ def test_sweep_writes_data_and_a_plot(capsys, tmp_path):
     assert set(curves["softplus"]["manual"]) == {"W1", "b1", "W2", "b2"}
 
 
-def test_an_unknown_activation_is_a_one_line_error(capsys):
+def test_an_unknown_activation_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gradcheck", "--activation", "swish"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("twinprop: error: unknown activation 'swish'")

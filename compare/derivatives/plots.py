@@ -7,10 +7,14 @@ state and no display needed.
 """
 
 import io
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from numpy.typing import NDArray
 
 # Exact zeros cannot be drawn on a log axis; they are drawn at this value.
 LOG_FLOOR = 1e-18
@@ -18,7 +22,7 @@ LINE_STYLES = ("-", "--", ":", "-.")
 COLORS = {"g": "black", "hand": "tab:blue", "autograd": "tab:orange", "fd": "tab:green"}
 
 
-def _png(fig):
+def _png(fig: Figure) -> bytes:
     """Render ``fig`` to PNG bytes."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
@@ -26,7 +30,8 @@ def _png(fig):
     return buf.getvalue()
 
 
-def _grid(n, width=4.0, height=3.2, per_row=3):
+def _grid(n: int, width: float = 4.0, height: float = 3.2,
+          per_row: int = 3) -> tuple[Figure, list[Axes]]:
     """A figure with ``n`` panels, ``per_row`` to a row; returns (fig, axes list)."""
     cols = min(per_row, n)
     rows = (n + cols - 1) // cols
@@ -35,13 +40,18 @@ def _grid(n, width=4.0, height=3.2, per_row=3):
     return fig, axes
 
 
-def _floored(values):
+def _floats(values: Iterable[float | None]) -> NDArray:
+    """``values`` as a float array, None (not measurable) as NaN (not drawn)."""
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def _floored(values: Iterable[float | None]) -> NDArray:
     """Array of ``values`` with zeros (and None) raised to LOG_FLOOR for a log axis."""
     arr = np.array([np.nan if v is None else v for v in values], dtype=float)
     return np.where(arr > 0, arr, LOG_FLOOR)
 
 
-def plot_derivatives(table):
+def plot_derivatives(table: dict[str, Any]) -> bytes:
     """g and g' by hand, autograd and central differences, one panel per activation.
 
     Args:
@@ -56,7 +66,7 @@ def plot_derivatives(table):
     for ax, (name, row) in zip(axes, acts.items()):
         ax.plot(z, row["g"], color=COLORS["g"], lw=1.2, label="g")
         ax.plot(z, row["hand"], color=COLORS["hand"], lw=2.4, alpha=0.6, label="g' by hand")
-        ax.plot(z, row["autograd"], color=COLORS["autograd"], lw=1.2, ls="--",
+        ax.plot(z, _floats(row["autograd"]), color=COLORS["autograd"], lw=1.2, ls="--",
                 label="g' by autograd")
         ax.plot(z[::every], np.asarray(row["fd"])[::every], "o", ms=3,
                 color=COLORS["fd"], label="g' by central difference")
@@ -68,7 +78,7 @@ def plot_derivatives(table):
     return _png(fig)
 
 
-def plot_derivative_errors(table):
+def plot_derivative_errors(table: dict[str, Any]) -> bytes:
     """|autograd - hand| and |central difference - hand| against z, log scale.
 
     Points whose finite-difference stencil straddles a kink are drawn too
@@ -79,7 +89,7 @@ def plot_derivative_errors(table):
     fig, axes = _grid(len(acts))
     for ax, (name, row) in zip(axes, acts.items()):
         hand = np.asarray(row["hand"], dtype=float)
-        ax.semilogy(z, _floored(np.abs(np.asarray(row["autograd"]) - hand)),
+        ax.semilogy(z, _floored(np.abs(_floats(row["autograd"]) - hand)),
                     color=COLORS["autograd"], lw=1, label="|autograd - hand|")
         ax.semilogy(z, _floored(np.abs(np.asarray(row["fd"]) - hand)),
                     color=COLORS["fd"], lw=1, label="|central diff - hand|")
@@ -92,7 +102,7 @@ def plot_derivative_errors(table):
     return _png(fig)
 
 
-def plot_vcurves(curves):
+def plot_vcurves(curves: dict[str, Any]) -> bytes:
     """Error of the central difference against its step, one panel per dtype.
 
     Each line is the median over the base points, the band their 10-90 %
@@ -128,7 +138,7 @@ def plot_vcurves(curves):
     return _png(fig)
 
 
-def plot_kink(kinks):
+def plot_kink(kinks: dict[str, Any]) -> bytes:
     """Around each kink: the central difference's ramp, the hand and autograd values.
 
     Args:

@@ -17,14 +17,20 @@ Every function returns plain dicts of numpy arrays and floats;
 ``compare.derivatives.plots`` and the files written by ``compare.cli.derivatives``.
 """
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import autograd.numpy as anp
 import numpy as np
 from autograd import elementwise_grad
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 import autodiff
 from compare.common.dtypes import DTYPES
 from manual import activations
-from manual.activations import LEAKY_SLOPE
+from manual.activations import LEAKY_SLOPE, Activation
+
+Fn = Callable[[NDArray], NDArray]
 
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "identity")
 KINKED = ("relu", "leaky_relu")
@@ -57,19 +63,44 @@ REFERENCE_EXPRESSIONS = {
 }
 
 
-def autograd_activation(name):
+def resolve(activation: "str | Activation") -> Activation:
+    """The Activation of a built-in name, or a user's Activation itself."""
+    if isinstance(activation, Activation):
+        return activation
+    return activations.ACTIVATIONS[activation]
+
+
+def is_builtin(act: Activation) -> bool:
+    """True for an activation of the hand-derived registry (not a user's own)."""
+    return activations.ACTIVATIONS.get(act.name) is act
+
+
+def autograd_activation(activation: "str | Activation") -> tuple[Fn, str]:
     """Return ``(fn, source)``: the autograd twin's activation and where it came from.
 
     ``fn`` maps an array z to g(z) with autograd.numpy, so ``elementwise_grad``
     can differentiate it. ``REFERENCE_EXPRESSIONS`` is used only when the twin
-    has no activation of that name.
+    has no activation of that name; a user's activation is its own ``fn``.
     """
+    if isinstance(activation, Activation):
+        if not is_builtin(activation):
+            return activation.fn, f"your {activation.name}"
+        activation = activation.name
+    name = activation
     if name in autodiff.ACTIVATION_FUNCTIONS:
         return autodiff.ACTIVATION_FUNCTIONS[name], f"autodiff.ACTIVATION_FUNCTIONS[{name!r}]"
     return REFERENCE_EXPRESSIONS[name], f"compare.derivatives.study.REFERENCE_EXPRESSIONS[{name!r}]"
 
 
-def central_difference(fn, z, h):
+def _autograd_values(fn: Fn, z: NDArray) -> NDArray:
+    """autograd's g'(z), or NaN everywhere when g cannot be traced (plain numpy)."""
+    try:
+        return np.asarray(elementwise_grad(fn)(z), dtype=np.float64)
+    except Exception:
+        return np.full(np.shape(z), np.nan)
+
+
+def central_difference(fn: Fn, z: ArrayLike, h: ArrayLike) -> NDArray:
     """Central difference (fn(z + h) - fn(z - h)) / (2 h), computed in z's dtype.
 
     Args:
@@ -79,23 +110,24 @@ def central_difference(fn, z, h):
     Returns:
         array shaped like ``z + h``, in z's dtype.
     """
-    z = np.asarray(z)
-    dtype = z.dtype
-    h = np.asarray(h, dtype=dtype)
+    points = np.asarray(z)
+    dtype = points.dtype
+    step = np.asarray(h, dtype=dtype)
     # Round g's values to the dtype even if fn computes in higher precision.
-    plus = np.asarray(fn(z + h)).astype(dtype)
-    minus = np.asarray(fn(z - h)).astype(dtype)
-    return (plus - minus) / (dtype.type(2) * h)
+    plus = np.asarray(fn(points + step)).astype(dtype)
+    minus = np.asarray(fn(points - step)).astype(dtype)
+    return (plus - minus) / (dtype.type(2) * step)
 
 
-def _near_kink(z, kink, h):
+def _near_kink(z: ArrayLike, kink: float | None, h: ArrayLike) -> NDArray:
     """Boolean mask (shape of z): points whose ±h stencil touches the kink."""
     if kink is None:
         return np.zeros(np.shape(z), dtype=bool)
     return np.abs(np.asarray(z) - kink) <= h
 
 
-def derivative_table(names=ACTIVATION_NAMES, z=Z_GRID):
+def derivative_table(names: Sequence["str | Activation"] = ACTIVATION_NAMES,
+                     z: ArrayLike = Z_GRID) -> dict[str, Any]:
     """g and g' by hand, by autograd and by central differences on a grid.
 
     The finite-difference step is eps**(1/3) * max(1, |z|) (float64), the
@@ -109,21 +141,24 @@ def derivative_table(names=ACTIVATION_NAMES, z=Z_GRID):
         int ``excluded_near_kink``, and strings ``autograd_source``, ``kink``.
     """
     z = np.asarray(z, dtype=np.float64)
+    assert isinstance(z, np.ndarray)
     step = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(z))
-    table = {"z": z, "fd_step": step, "activations": {}}
-    for name in names:
-        act = activations.ACTIVATIONS[name]
-        ag_fn, source = autograd_activation(name)
+    rows: dict[str, Any] = {}
+    table = {"z": z, "fd_step": step, "activations": rows}
+    for activation in names:
+        act = resolve(activation)
+        name = act.name
+        ag_fn, source = autograd_activation(act)
         hand = np.asarray(act.deriv(z), dtype=np.float64)
-        auto = np.asarray(elementwise_grad(ag_fn)(z), dtype=np.float64)
+        auto = _autograd_values(ag_fn, z)
         fd = central_difference(act.fn, z, step)
         away = ~_near_kink(z, act.kink, step)
-        table["activations"][name] = {
+        rows[name] = {
             "g": np.asarray(act.fn(z), dtype=np.float64),
             "hand": hand,
             "autograd": auto,
             "fd": fd,
-            "max_abs_autograd_minus_hand": float(np.max(np.abs(auto - hand)[away])),
+            "max_abs_autograd_minus_hand": _max_or_none(np.abs(auto - hand)[away]),
             "max_abs_fd_minus_hand": float(np.max(np.abs(fd - hand)[away])),
             "excluded_near_kink": int(np.sum(~away)),
             "autograd_source": source,
@@ -132,7 +167,14 @@ def derivative_table(names=ACTIVATION_NAMES, z=Z_GRID):
     return table
 
 
-def fd_errors(fn, deriv, base_points, steps, dtype):
+def _max_or_none(values: NDArray) -> float | None:
+    """The largest value, or None when there is none that is finite (not measurable)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size == values.size and values.size else None
+
+
+def fd_errors(fn: Fn, deriv: Fn, base_points: ArrayLike, steps: ArrayLike,
+              dtype: DTypeLike) -> NDArray:
     """|central difference - exact derivative| for every step and base point.
 
     The difference is computed entirely in ``dtype``; the exact value is the
@@ -148,14 +190,15 @@ def fd_errors(fn, deriv, base_points, steps, dtype):
     return np.abs(fd.astype(np.float64) - exact[None, :])
 
 
-def _slope(steps, err, mask):
+def _slope(steps: NDArray, err: NDArray, mask: NDArray) -> float | None:
     """Least-squares slope of log10(err) against log10(steps) over ``mask``; None if < 3 points."""
     if int(np.sum(mask)) < 3:
         return None
     return float(np.polyfit(np.log10(steps[mask]), np.log10(err[mask]), 1)[0])
 
 
-def fit_vcurve(steps, median_err, dtype, base_points=BASE_POINTS):
+def fit_vcurve(steps: ArrayLike, median_err: ArrayLike, dtype: DTypeLike,
+               base_points: ArrayLike = BASE_POINTS) -> dict[str, Any]:
     """Locate the best step and fit each side's slope on a log-log V-curve.
 
     The truncation side is the steps at least 4x the best one (there h**2
@@ -190,7 +233,9 @@ def fit_vcurve(steps, median_err, dtype, base_points=BASE_POINTS):
     }
 
 
-def vcurves(names=ACTIVATION_NAMES, dtypes=DTYPES, steps=STEPS, base_points=BASE_POINTS):
+def vcurves(names: Sequence["str | Activation"] = ACTIVATION_NAMES,
+            dtypes: Sequence[str] = DTYPES, steps: ArrayLike = STEPS,
+            base_points: ArrayLike = BASE_POINTS) -> dict[str, Any]:
     """The error-against-step curves of the central difference, per dtype and activation.
 
     Returns:
@@ -199,12 +244,14 @@ def vcurves(names=ACTIVATION_NAMES, dtypes=DTYPES, steps=STEPS, base_points=BASE
         {``median``, ``p10``, ``p90`` (each (n_steps,)), plus the keys of
         :func:`fit_vcurve`}}.
     """
-    out = {"steps": np.asarray(steps), "base_points": np.asarray(base_points), "dtypes": {}}
+    blocks: dict[str, Any] = {}
+    out = {"steps": np.asarray(steps), "base_points": np.asarray(base_points), "dtypes": blocks}
     for dtype in dtypes:
         eps = float(np.finfo(dtype).eps)
-        per_act = {}
-        for name in names:
-            act = activations.ACTIVATIONS[name]
+        per_act: dict[str, Any] = {}
+        for activation in names:
+            act = resolve(activation)
+            name = act.name
             err = fd_errors(act.fn, act.deriv, base_points, steps, dtype)
             median = np.median(err, axis=1)
             per_act[name] = {
@@ -213,12 +260,13 @@ def vcurves(names=ACTIVATION_NAMES, dtypes=DTYPES, steps=STEPS, base_points=BASE
                 "p90": np.percentile(err, 90, axis=1),
                 **fit_vcurve(steps, median, dtype, base_points),
             }
-        out["dtypes"][dtype] = {"eps": eps, "eps_cbrt": float(np.cbrt(eps)),
+        blocks[dtype] = {"eps": eps, "eps_cbrt": float(np.cbrt(eps)),
                                 "activations": per_act}
     return out
 
 
-def kink_study(names=KINKED, steps=KINK_STEPS, window_step=KINK_WINDOW_STEP):
+def kink_study(names: Sequence[str] = KINKED, steps: Sequence[float] = KINK_STEPS,
+               window_step: float = KINK_WINDOW_STEP) -> dict[str, Any]:
     """What each method says at the kink of a piecewise-linear activation.
 
     Four answers are measured at the kink k: the hand derivative (the manual
@@ -234,9 +282,10 @@ def kink_study(names=KINKED, steps=KINK_STEPS, window_step=KINK_WINDOW_STEP):
         ``step``, and (n,) arrays ``central``, ``hand``, ``twin_autograd``,
         ``maximum_autograd``}: the same around the kink}.
     """
-    out = {}
+    out: dict[str, Any] = {}
     for name in names:
         act = activations.ACTIVATIONS[name]
+        assert act.kink is not None
         twin_fn, twin_source = autograd_activation(name)
         d_twin = elementwise_grad(twin_fn)
         d_max = elementwise_grad(REFERENCE_EXPRESSIONS[name])

@@ -4,20 +4,23 @@ Every number in the summary is read from the data of ``compare.derivatives.study
 (or the JSON written from it), never typed by hand.
 """
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
 
 
-def _fmt(x, spec=".2g"):
+def _fmt(x: float | None, spec: str = ".2g") -> str:
     """Format a number for the summary; None (not measurable) as an em dash."""
     return "—" if x is None else format(x, spec)
 
 
-def _values(xs):
+def _values(xs: Iterable[float]) -> str:
     """The distinct values of ``xs``, to 6 significant digits, comma-separated."""
     return ", ".join(sorted({format(x, ".6g") for x in xs}, key=float))
 
 
-def summarize(table, curves, kinks):
+def summarize(table: dict[str, Any], curves: dict[str, Any], kinks: dict[str, Any]) -> str:
     """A short Markdown account of the study; every number is read from the data.
 
     Args:
@@ -48,7 +51,9 @@ def summarize(table, curves, kinks):
         lines.append(f"| {name} | {_fmt(row['max_abs_autograd_minus_hand'])} "
                      f"| {_fmt(row['max_abs_fd_minus_hand'])} | {row['excluded_near_kink']} "
                      f"| `{row['autograd_source']}` |")
-    worst_ag = max(row["max_abs_autograd_minus_hand"] for row in acts.values())
+    measured = [row["max_abs_autograd_minus_hand"] for row in acts.values()
+                if row["max_abs_autograd_minus_hand"] is not None]
+    worst_ag = max(measured) if measured else None
     worst_fd = max(row["max_abs_fd_minus_hand"] for row in acts.values())
     lines += [
         "",
@@ -72,18 +77,21 @@ def summarize(table, curves, kinks):
         for name, row in block["activations"].items():
             best = _fmt(row["best_step"]) if row["truncation_side"] else "none: no truncation error"
             lines.append(f"| {dtype} | {name} | {best} | {_fmt(row['min_error'])} "
-                         f"| {_fmt(row['truncation_slope'], '.2f')} | {_fmt(row['rounding_slope'], '.2f')} |")
+                         f"| {_fmt(row['truncation_slope'], '.2f')} "
+                         f"| {_fmt(row['rounding_slope'], '.2f')} |")
     lines.append("")
     for dtype, block in curves["dtypes"].items():
         smooth = {n: r for n, r in block["activations"].items() if r["truncation_side"]}
         flat = [n for n, r in block["activations"].items() if not r["truncation_side"]]
         if smooth:
             bests = [r["best_step"] for r in smooth.values()]
-            trunc = [r["truncation_slope"] for r in smooth.values() if r["truncation_slope"] is not None]
+            trunc = [r["truncation_slope"] for r in smooth.values()
+                     if r["truncation_slope"] is not None]
             rnd = [r["rounding_slope"] for r in smooth.values() if r["rounding_slope"] is not None]
             lines.append(
                 f"- {dtype} (eps = {block['eps']:.2g}): for {', '.join(smooth)} the best step lies "
-                f"in [{min(bests):.2g}, {max(bests):.2g}] against eps^(1/3) = {block['eps_cbrt']:.2g}; "
+                f"in [{min(bests):.2g}, {max(bests):.2g}] against eps^(1/3) = "
+                f"{block['eps_cbrt']:.2g}; "
                 f"the smallest error is {_fmt(min(r['min_error'] for r in smooth.values()))} "
                 f"(eps^(2/3) = {block['eps'] ** (2 / 3):.2g})"
                 + (f"; truncation slopes {min(trunc):.2f} to {max(trunc):.2f}" if trunc else "")
@@ -108,7 +116,8 @@ def summarize(table, curves, kinks):
     for name, row in kinks.items():
         lines.append(f"| {name} at z = {row['kink']:g} | {_values(row['left'])} "
                      f"| {_values(row['right'])} | {_values(row['central'])} "
-                     f"| {row['hand']:g} | {row['twin_autograd']:g} | {row['maximum_autograd']:g} |")
+                     f"| {row['hand']:g} | {row['twin_autograd']:g} "
+                     f"| {row['maximum_autograd']:g} |")
     lines.append("")
     for name, row in kinks.items():
         lines.append(

@@ -17,7 +17,21 @@ Modules, one idea each:
 * ``selftest``     known bugs injected into a copy of the manual gradient
 * ``suite``        run a mode for every activation (what the CLI calls)
 * ``render``       the CLI's text and JSON
+* ``budget``       the memory a check needs, estimated before it starts
 
-Every check calls ``manual.loss_and_grads`` / ``autodiff.loss_and_grads``
-looked up at call time, so a replaced (monkeypatched) twin is what is checked.
+Bring your own backprop (``twinprop gradcheck --twin``):
+
+* ``usercode``     load a user's function or module, errors as one line
+* ``usertwin``     a user's ``loss_and_grads`` called safely, its answer unpacked
+* ``lossmodel``    which function the user's loss is (the paper's, times a, plus L2)
+* ``blackbox``     directional checks of a loss known only as a function
+* ``byo``          the modes run on a user's function
+* ``diagnose``     what a failing tensor's numbers say the bug is
+* ``wrongderiv``   the wrong activation derivatives students write
+* ``threads``      one BLAS thread while a user's function is checked
+* ``api``          ``assert_gradients_correct`` for a user's own tests
+
+Every check calls the registered twins' ``loss_and_grads`` looked up at call
+time (``compare.twins.TWINS``), so a replaced (monkeypatched) twin is what is
+checked.
 """

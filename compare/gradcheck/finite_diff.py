@@ -9,11 +9,14 @@ shape after it (coordinates or directions).
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from compare.gradcheck.lossfn import loss_value
+from compare.twins import Params
+from manual.activations import Activation
 
 
-def steps(h):
+def steps(h: float) -> NDArray:
     """The four steps every check evaluates: (h, -h, h/2, -h/2)."""
     return np.array([h, -h, h / 2, -h / 2])
 
@@ -32,17 +35,17 @@ class Differences:
     """
 
     h: float
-    central_h: np.ndarray
-    central_h2: np.ndarray
-    numeric: np.ndarray
-    error: np.ndarray
-    right_h: np.ndarray
-    right_h2: np.ndarray
-    left_h: np.ndarray
-    left_h2: np.ndarray
+    central_h: NDArray
+    central_h2: NDArray
+    numeric: NDArray
+    error: NDArray
+    right_h: NDArray
+    right_h2: NDArray
+    left_h: NDArray
+    left_h2: NDArray
 
 
-def differences(dL, h):
+def differences(dL: ArrayLike, h: float) -> Differences:
     """Derivative estimates from dL (4, ...) evaluated at :func:`steps` (h)."""
     dL = np.asarray(dL)
     central_h = (dL[0] - dL[1]) / (2 * h)
@@ -54,7 +57,7 @@ def differences(dL, h):
                        left_h=-dL[1] / h, left_h2=-dL[3] / (h / 2))
 
 
-def richardson(d_h, d_h2):
+def richardson(d_h: NDArray, d_h2: NDArray) -> tuple[NDArray, NDArray]:
     """Extrapolate two central differences of steps h and h/2.
 
     Their errors are c h^2 and c h^2 / 4, so
@@ -67,7 +70,9 @@ def richardson(d_h, d_h2):
     return (4 * d_h2 - d_h) / 3, np.abs(d_h - d_h2) / 3
 
 
-def naive_central_differences(params, X, y, activation, h):
+def naive_central_differences(params: Params, X: NDArray, y: NDArray,
+                              activation: "str | Activation",
+                              h: float) -> list[tuple[NDArray, NDArray]]:
     """D(h) for every parameter by two full forward passes each (slow).
 
     The reference the structured evaluation is tested against; use only on
@@ -76,20 +81,20 @@ def naive_central_differences(params, X, y, activation, h):
     Returns:
         list of K pairs (DW (n_k, n_{k+1}), Db (n_{k+1},)).
     """
-    out = []
+    out: list[tuple[NDArray, NDArray]] = []
     for k, (W, b) in enumerate(params):
-        pair = []
+        pair: list[NDArray] = []
         for t, tensor in enumerate((W, b)):
             D = np.empty_like(tensor)
             for idx in np.ndindex(tensor.shape):
-                losses = []
+                losses: list[float] = []
                 for s in (h, -h):
                     moved = tensor.copy()
                     moved[idx] += s
                     trial = list(params)
                     trial[k] = (moved, b) if t == 0 else (W, moved)
-                    losses.append(loss_value(trial, X, y, activation))
+                    losses.append(float(loss_value(trial, X, y, activation)))
                 D[idx] = (losses[0] - losses[1]) / (2 * h)
             pair.append(D)
-        out.append(tuple(pair))
+        out.append((pair[0], pair[1]))
     return out

@@ -28,15 +28,20 @@ the usual error-estimated rule. That is what catches a wrong derivative
 between the slopes of a single unit).
 """
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import NDArray
 
 from compare.gradcheck import tolerance as T
-from compare.gradcheck.twins import TWINS, loss_and_grads
+from compare.gradcheck.finite_diff import Differences
+from compare.gradcheck.twins import TWINS, GradFn, loss_and_grads
 from compare.twins import FRAMEWORK_DERIVED
 from manual import activations
+from manual.activations import Activation
 
 
-def documented_slope(activation):
+def documented_slope(activation: "str | Activation") -> float | None:
     """The manual twin's derivative at the kink (its ``deriv`` there), or None."""
     act = activations.get_activation(activation)
     if act.kink is None:
@@ -44,7 +49,7 @@ def documented_slope(activation):
     return float(act.deriv(np.array([act.kink]))[0]) + 0.0     # + 0.0: no "-0"
 
 
-def measured_slope(grad_fn, activation):
+def measured_slope(grad_fn: GradFn, activation: "str | Activation") -> float | None:
     """The derivative at the kink a ``loss_and_grads`` actually uses, or None.
 
     Runs a 1-1-2 network whose one hidden unit sits exactly on the kink
@@ -63,7 +68,7 @@ def measured_slope(grad_fn, activation):
     return float(np.asarray(grads[0][1])[0] / dL_da) + 0.0      # + 0.0: no "-0"
 
 
-def twin_slope(twin, activation):
+def twin_slope(twin: str, activation: "str | Activation") -> float | None:
     """The convention the check holds ``twin`` to at an exact kink.
 
     A twin with hand-written derivatives is held to the activation's
@@ -75,11 +80,14 @@ def twin_slope(twin, activation):
     return documented_slope(activation)
 
 
-def conventions(activation):
+def conventions(activation: "str | Activation",
+                twins: Sequence[str] | None = None) -> dict[str, float | None] | None:
     """The derivative at the kink under each convention, or None if smooth.
 
+    Args:
+        twins: the twins to measure (default: every registered one).
     Returns:
-        dict: documented, "<twin> measured" for every registered twin,
+        dict: documented, "<twin> measured" for each twin,
         autograd np.maximum, central difference.
     """
     act = activations.get_activation(activation)
@@ -94,13 +102,14 @@ def conventions(activation):
     return {
         "documented": documented_slope(activation),
         **{f"{twin} measured": measured_slope(loss_and_grads(twin), activation)
-           for twin in TWINS},
+           for twin in (TWINS if twins is None else twins)},
         "autograd np.maximum": float(grad(lambda z: anp.maximum(left * z, slope * z))(0.0)),
         "central difference": float((g[1] - g[0]) / (2 * h)),
     }
 
 
-def kink_rule(analytic, diffs, loss):
+def kink_rule(analytic: NDArray, diffs: Differences,
+              loss: float) -> tuple[NDArray, NDArray, NDArray]:
     """The one-sided-slope rule, element-wise.
 
     The interval spans the four one-sided slopes (right and left, steps h and
@@ -127,7 +136,9 @@ def kink_rule(analytic, diffs, loss):
     return np.clip(analytic, lo, hi), tol, error
 
 
-def apply_kink_rules(analytic, diffs, kink, exact, pinned, loss):
+def apply_kink_rules(analytic: NDArray, diffs: Differences, kink: NDArray | None,
+                     exact: NDArray, pinned: Differences | None,
+                     loss: float) -> tuple[NDArray, NDArray, NDArray]:
     """Numeric values, tolerances and error estimates with the kink rules applied.
 
     Elements labelled kink get the one-sided-slope rule; elements that move

@@ -21,13 +21,17 @@ from another, so the finite difference keeps its digits.
 """
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
+from compare.twins import Params
 from manual import activations
+from manual.activations import Activation
 
 
-def twin_activation(name):
+def twin_activation(name: "str | Activation") -> Activation:
     """The manual twin's :class:`Activation` called ``name`` (looked up now)."""
     return activations.get_activation(name)
 
@@ -48,21 +52,21 @@ class Cache:
         max_logit: float, the largest |logit| (sets the rounding floor).
     """
 
-    params: list
-    y: np.ndarray
-    act: object
-    inputs: list
-    zs: list
-    probs: np.ndarray
+    params: Params
+    y: NDArray
+    act: Activation
+    inputs: list[NDArray]
+    zs: list[NDArray]
+    probs: NDArray
     loss: float
     max_logit: float
 
     @property
-    def n_layers(self):
+    def n_layers(self) -> int:
         return len(self.params)
 
 
-def log_softmax(logits):
+def log_softmax(logits: NDArray) -> NDArray:
     """Row-wise log softmax of (..., C) logits, real or complex.
 
     The shift is the real part's maximum: a constant per row, so the
@@ -73,12 +77,13 @@ def log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
-def mean_cross_entropy(logits, y):
+def mean_cross_entropy(logits: NDArray, y: NDArray) -> NDArray:
     """Mean over the batch of -log softmax(logits)[y]; logits (B, C), y (B,)."""
     return -log_softmax(logits)[np.arange(len(y)), y].mean()
 
 
-def loss_value(params, X, y, activation):
+def loss_value(params: Params, X: NDArray, y: NDArray,
+               activation: "str | Activation") -> NDArray:
     """The loss by a plain forward pass (real or complex parameters).
 
     Args:
@@ -94,7 +99,8 @@ def loss_value(params, X, y, activation):
     return mean_cross_entropy(x @ W + b, y)
 
 
-def build_cache(params, X, y, activation):
+def build_cache(params: Params, X: NDArray, y: NDArray,
+                activation: "str | Activation") -> Cache:
     """Run the forward pass once and keep every intermediate.
 
     Args:
@@ -131,16 +137,27 @@ class Delta:
             kink was moved (None unless tracked).
     """
 
-    dL: np.ndarray
-    crossed: np.ndarray = None
-    exact: np.ndarray = None
+    dL: NDArray
+    crossed: NDArray | None = None
+    exact: NDArray | None = None
 
 
-def _hidden_step(cache, k, dz, pin_slope, track, crossed, exact):
+class Layers(Protocol):
+    """What :func:`_hidden_step` reads: a Cache, or a view of some of its columns."""
+
+    act: Activation
+    zs: list[NDArray]
+    inputs: list[Any]
+
+
+def _hidden_step(cache: Layers, k: int, dz: NDArray, pin_slope: float | None,
+                 track: bool, crossed: NDArray | None,
+                 exact: NDArray | None) -> tuple[NDArray, NDArray | None, NDArray | None]:
     """Change of layer k's output for a change dz (..., B, n) of its input z_k."""
     act, z = cache.act, cache.zs[k]
     moved = dz != 0
     if track and act.kink is not None:
+        assert crossed is not None and exact is not None
         side = np.sign(z - act.kink)
         new_side = np.sign((z + dz).real - act.kink)
         axes = (-2, -1)
@@ -156,7 +173,7 @@ def _hidden_step(cache, k, dz, pin_slope, track, crossed, exact):
     return dx, crossed, exact
 
 
-def output_change(cache, dlogits):
+def output_change(cache: Cache, dlogits: NDArray) -> NDArray:
     """Change of the mean loss for a change dlogits (..., B, C) of the logits."""
     label_change = dlogits[..., np.arange(len(cache.y)), cache.y]      # (..., B)
     # sum_c p_c expm1(dz_c) as one contraction (no (..., B, C) temporary)
@@ -164,7 +181,9 @@ def output_change(cache, dlogits):
     return (np.log1p(weighted) - label_change).mean(axis=-1)
 
 
-def delta_loss(cache, start, dz, deltas=None, pin_slope=None, track=False):
+def delta_loss(cache: Cache, start: int, dz: NDArray,
+               deltas: dict[int, tuple[NDArray | None, NDArray | None]] | None = None,
+               pin_slope: float | None = None, track: bool = False) -> Delta:
     """Change of the loss when layer ``start``'s pre-activation changes by dz.
 
     Args:

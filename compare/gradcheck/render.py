@@ -1,8 +1,14 @@
 """What ``twinprop gradcheck`` prints: a header saying what was checked and
 by which rule, the table, and a verdict line; or the same as JSON."""
 
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
 from compare.gradcheck import tolerance as T
-from compare.gradcheck.report import FAIL, format_table, to_dict
+from compare.gradcheck.report import FAIL, TensorCheck, column_widths, format_table, to_dict
+from compare.gradcheck.selftest import Bug, Outcome
+from compare.gradcheck.suite import SuiteResult
 from compare.gradcheck.sweep import DIRECTIONS as SWEEP_DIRECTIONS
 from compare.gradcheck.sweep import SLOPE_RANGE, STEPS
 
@@ -17,7 +23,7 @@ MODE_TEXT = {
 }
 
 
-def rule_lines(mode):
+def rule_lines(mode: str) -> list[str]:
     """The pass rule of ``mode``, as lines of text."""
     twins = (f"X vs Y (two twins): |difference| <= {T.TWIN_TOL:g} x max(1, largest "
              "|gradient| in the tensor)")
@@ -41,31 +47,57 @@ def rule_lines(mode):
         return [f"X vs FD: at every step h that crosses no kink, |D(h) - <grad, v>| <= "
                 f"{T.SAFETY:g} x 4/3 |D(h) - D(h/2)| + floor(h),",
                 f"  and the log-log slope of the error on the truncation side lies in "
-                f"{SLOPE_RANGE[0]:g}..{SLOPE_RANGE[1]:g} (a right gradient: 2; a wrong one: a floor)"]
+                f"{SLOPE_RANGE[0]:g}..{SLOPE_RANGE[1]:g} (a right gradient: 2; a wrong one: "
+                "a floor)"]
     return fd_rule + [twins]
 
 
-def header(result):
+def header(result: SuiteResult) -> list[str]:
     """The lines printed before the table."""
     cfg = result.config
     k = cfg.directions if cfg.mode == "fast" else SWEEP_DIRECTIONS
     network = "-".join(map(str, result.sizes))
+    user = cfg.user
     lines = [
-        "twinprop gradcheck: are the hand-derived gradients right?",
+        "twinprop gradcheck: are the hand-derived gradients right?" if user is None else
+        f"twinprop gradcheck --twin: is your backprop right? ({user.name}, from {user.where})",
         f"  network  {network} ({result.n_params:,} parameters), {cfg.init} init, seed "
         f"{cfg.seed}, float64",
         f"  data     {cfg.batch} MNIST training images chosen by seed {cfg.seed} "
         f"(source: {result.data_source})",
         f"  mode     {cfg.mode}: {MODE_TEXT[cfg.mode].format(k=k)}",
-        f"  oracles  each twin vs {'complex step' if cfg.mode == 'complex' else 'FD'} "
-        f"(numerical derivative of the loss), and every pair of twins; twins: "
-        f"{', '.join(cfg.twins)}",
-        "  rule     " + "\n           ".join(rule_lines(cfg.mode)),
     ]
+    if user is None:
+        lines.append(f"  oracles  each twin vs {'complex step' if cfg.mode == 'complex' else 'FD'}"
+                     f" (numerical derivative of the loss), and every pair of twins; twins: "
+                     f"{', '.join(cfg.twins)}")
+    else:
+        lines += user_oracle_lines(result)
+    lines.append("  rule     " + "\n           ".join(rule_lines(cfg.mode)))
     return lines
 
 
-def convention_line(activation, conv):
+def user_oracle_lines(result: SuiteResult) -> list[str]:
+    """What a user's function was compared with, and which function its loss is."""
+    user = result.config.user
+    assert user is not None
+    name = user.name
+    lines = [f"  oracles  {name} vs FD: per element, finite differences of your loss (when it "
+             "is the paper network's loss, or a multiple of it plus L2 terms);",
+             f"           {name} vs own loss: your function's own loss, called as a black box, "
+             f"along {result.config.directions} (or more) random directions per tensor;",
+             f"           {name} vs <twin>: the registered twins' gradients, where your loss is "
+             "the paper network's"]
+    for act, check in result.user_checks.items():
+        model = check.model
+        how = (f"fitted at {model.points} points, largest miss {model.max_residual:.1e}"
+               f" (rounding allows {model.tolerance:.1e})")
+        lines.append(f"  loss     ({act}) yours is {model.describe()}"
+                     + (f"; {how}" if model.fits else ""))
+    return lines
+
+
+def convention_line(activation: str, conv: dict[str, float | None]) -> str:
     """One line on the derivative at the kink under each convention."""
     measured = ", ".join(f"{key.removesuffix(' measured')} {value:g}"
                          for key, value in conv.items() if key.endswith(" measured"))
@@ -75,7 +107,7 @@ def convention_line(activation, conv):
             f"{conv['central difference']:g}")
 
 
-def verdict_line(result):
+def verdict_line(result: SuiteResult) -> str:
     """PASS or FAIL with what failed."""
     failed = [r for r in result.rows if r.verdict == FAIL]
     skipped = sum(r.verdict == "skip" for r in result.rows)
@@ -89,20 +121,27 @@ def verdict_line(result):
     return f"FAIL: {len(failed)} of {len(result.rows)} checks failed: {names}{more}"
 
 
-def render_text(result, files=()):
+def render_text(result: SuiteResult, files: Sequence[Path] = ()) -> str:
     """Header, table (grouped by activation, each with its time), verdict."""
     lines = header(result) + [""]
-    table = format_table(result.rows).split("\n")
-    lines += table[:2]
-    rows_by_act = {}
+    widths = column_widths(result.rows)
+    lines += format_table([], widths).split("\n")
+    rows_by_act: dict[str, list[TensorCheck]] = {}
     for row in result.rows:
         rows_by_act.setdefault(row.activation, []).append(row)
     for act, rows in rows_by_act.items():
-        lines += format_table(rows).split("\n")[2:]
+        lines += format_table(rows, widths).split("\n")[2:]
         n_fail = sum(r.verdict == FAIL for r in rows)
+        timing = f"{result.seconds[act]:.2f} s"
+        check = result.user_checks.get(act)
+        if check is not None:
+            timing += (f" ({check.calls} calls of your function, {check.user_seconds:.2f} s "
+                       "inside it)")
         lines.append(f"  {act}: {result.n_params:,} parameters, "
                      f"{'all pass' if not n_fail else f'{n_fail} FAILED'}, "
-                     f"{result.seconds[act]:.2f} s")
+                     f"mode {result.config.mode}: {timing}")
+        for note in result.notes.get(act, []):
+            lines.append(f"  {act}: {note}")
         if act in result.conventions:
             lines.append(convention_line(act, result.conventions[act]))
         lines.append("")
@@ -112,7 +151,7 @@ def render_text(result, files=()):
     return "\n".join(lines)
 
 
-def render_json(result, files=()):
+def render_json(result: SuiteResult, files: Sequence[Path] = ()) -> dict[str, Any]:
     """The result as a JSON-ready dict."""
     cfg = result.config
     return {
@@ -130,12 +169,17 @@ def render_json(result, files=()):
         "seconds": result.seconds,
         "kink_conventions": result.conventions,
         "checks": [to_dict(r) for r in result.rows],
+        "twin": None if cfg.user is None else {"name": cfg.user.name, "where": cfg.user.where},
+        "user": {act: {"loss_model": c.model.to_dict(), "calls": c.calls,
+                       "user_seconds": c.user_seconds, "seconds": c.seconds}
+                 for act, c in result.user_checks.items()},
+        "notes": result.notes,
         "files": [str(p) for p in files],
         "passed": not any(r.verdict == FAIL for r in result.rows),
     }
 
 
-def render_selftest_text(st):
+def render_selftest_text(st: dict[str, Any]) -> str:
     """The selftest's report for a person."""
     lines = [
         "twinprop gradcheck --selftest: do the checks catch known bugs?",
@@ -171,7 +215,7 @@ def render_selftest_text(st):
     return "\n".join(lines)
 
 
-def _flag_text(rows):
+def _flag_text(rows: list[TensorCheck]) -> str:
     failed = [r for r in rows if r.verdict == FAIL]
     if not failed:
         return "nothing flagged"
@@ -186,10 +230,10 @@ def _flag_text(rows):
     return (f"flags {', '.join(r.tensor for r in failed)}; worst element {where}: {detail}")
 
 
-def selftest_json(st):
+def selftest_json(st: dict[str, Any]) -> dict[str, Any]:
     """The selftest as a JSON-ready dict."""
-    def outcome(o, bug=None):
-        d = {"name": o.name, "twin": o.twin, "activation": o.activation,
+    def outcome(o: Outcome, bug: Bug | None = None) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": o.name, "twin": o.twin, "activation": o.activation,
              "expected": list(o.expected), "full_failed": o.full_failed,
              "fast_failed": o.fast_failed,
              "rows": [to_dict(r) for r in o.full_rows + o.fast_rows if r.verdict == FAIL]}

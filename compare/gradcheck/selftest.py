@@ -21,24 +21,30 @@ zeros) so that with zero biases every relu pre-activation of that sample is
 exactly 0, where a wrong derivative at the kink shows.
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from compare.common.init import init_params
 from compare.gradcheck.directional import check_grad_fn_fast
 from compare.gradcheck.full import check_grad_fn
-from compare.gradcheck.report import FAIL
-from compare.gradcheck.twins import TWINS, loss_and_grads, tensor_names
-from compare.twins import FRAMEWORK_DERIVED
+from compare.gradcheck.report import FAIL, TensorCheck
+from compare.gradcheck.twins import TWINS, GradFn, loss_and_grads, tensor_names
+from compare.twins import FRAMEWORK_DERIVED, Params
 from manual import activations
 from manual.activations import Activation
 
 SIZES = (8, 8, 8, 4)
 BATCH = 6
 
+Pairs = list[tuple[NDArray, NDArray]]
+Injector = Callable[[GradFn], GradFn]
 
-def problem(seed=0):
+
+def problem(seed: int = 0) -> tuple[Params, NDArray, NDArray]:
     """The selftest's network and data: (params, X (6, 8), y (6,)); X[0] is blank."""
     params = init_params(list(SIZES), init="xavier", seed=seed)
     rng = np.random.default_rng([int(seed), 0x5E1F])
@@ -48,20 +54,22 @@ def problem(seed=0):
     return params, X, y
 
 
-def _mutate(transform):
+def _mutate(transform: Callable[[Pairs, int], Pairs]) -> Injector:
     """A bug: the twin's gradients, copied, then ``transform``ed."""
-    def inject(grad_fn):
-        def loss_and_grads(params, X, y, activation):
+    def inject(grad_fn: GradFn) -> GradFn:
+        def loss_and_grads(params: Params, X: NDArray, y: NDArray,
+                           activation: Any) -> tuple[float, Params]:
             loss, grads = grad_fn(params, X, y, activation)
             return loss, transform([(np.array(dW), np.array(db)) for dW, db in grads], len(y))
         return loss_and_grads
     return inject
 
 
-def _with_deriv(make_deriv):
+def _with_deriv(make_deriv: Callable[[Activation], Callable[[NDArray], NDArray]]) -> Injector:
     """A bug: the twin is handed an activation whose g' is ``make_deriv(act)``."""
-    def inject(grad_fn):
-        def loss_and_grads(params, X, y, activation):
+    def inject(grad_fn: GradFn) -> GradFn:
+        def loss_and_grads(params: Params, X: NDArray, y: NDArray,
+                           activation: Any) -> tuple[float, Params]:
             act = activations.get_activation(activation)
             broken = Activation(act.name, act.fn, make_deriv(act), act.kink)
             return grad_fn(params, X, y, broken)
@@ -69,21 +77,21 @@ def _with_deriv(make_deriv):
     return inject
 
 
-def _transpose_second(grads, batch):
+def _transpose_second(grads: Pairs, batch: int) -> Pairs:
     grads[1] = (grads[1][0].T.copy(), grads[1][1])
     return grads
 
 
-def _drop_first_bias(grads, batch):
+def _drop_first_bias(grads: Pairs, batch: int) -> Pairs:
     grads[0] = (grads[0][0], np.zeros_like(grads[0][1]))
     return grads
 
 
-def _sum_not_mean(grads, batch):
+def _sum_not_mean(grads: Pairs, batch: int) -> Pairs:
     return [(batch * dW, batch * db) for dW, db in grads]
 
 
-def _swap_first_two(grads, batch):
+def _swap_first_two(grads: Pairs, batch: int) -> Pairs:
     grads[0], grads[1] = grads[1], grads[0]
     return grads
 
@@ -95,8 +103,8 @@ class Bug:
     name: str
     description: str
     activation: str
-    expected: tuple                  # tensors the bug changes: one must be flagged
-    inject: object = field(repr=False)  # loss_and_grads -> broken loss_and_grads
+    expected: tuple[str, ...]        # tensors the bug changes: one must be flagged
+    inject: Injector = field(repr=False)  # loss_and_grads -> broken loss_and_grads
     derivative: bool = False         # a bug of a hand-written derivative
 
 
@@ -126,15 +134,15 @@ class Outcome:
     name: str
     twin: str
     activation: str
-    expected: tuple
-    full_failed: list
-    fast_failed: list
-    full_rows: list = field(repr=False)
-    fast_rows: list = field(repr=False)
+    expected: tuple[str, ...]
+    full_failed: list[str]
+    fast_failed: list[str]
+    full_rows: list[TensorCheck] = field(repr=False)
+    fast_rows: list[TensorCheck] = field(repr=False)
     applicable: bool = True
 
     @property
-    def caught(self):
+    def caught(self) -> bool:
         """Both modes flag a tensor the bug changes (True when not applicable)."""
         if not self.applicable:
             return True
@@ -142,20 +150,24 @@ class Outcome:
             bool(set(self.expected) & set(self.fast_failed))
 
     @property
-    def clean(self):
+    def clean(self) -> bool:
         """Neither mode flags anything (what an unmodified twin must show)."""
         return not self.full_failed and not self.fast_failed
 
 
-def _check(name, twin, activation, expected, grad_fn, params, X, y):
+def _check(name: str, twin: str, activation: str, expected: tuple[str, ...], grad_fn: GradFn,
+           params: Params, X: NDArray, y: NDArray) -> Outcome:
     label = f"{twin} vs FD"
     full = check_grad_fn(grad_fn, params, X, y, activation, label=label)
-    fast = check_grad_fn_fast(grad_fn, params, X, y, activation, label=label)
-    failed = lambda rows: [r.tensor for r in rows if r.verdict == FAIL]   # noqa: E731
-    return Outcome(name, twin, activation, expected, failed(full), failed(fast), full, fast)
+    fast = check_grad_fn_fast(grad_fn, params, X, y, activation, oracle=label)
+    return Outcome(name, twin, activation, expected, _failed(full), _failed(fast), full, fast)
 
 
-def run_selftest(seed=0, twins=None):
+def _failed(rows: list[TensorCheck]) -> list[str]:
+    return [r.tensor for r in rows if r.verdict == FAIL]
+
+
+def run_selftest(seed: int = 0, twins: Sequence[str] | None = None) -> dict[str, Any]:
     """Check every unmodified twin, then every bug in every twin.
 
     Args:

@@ -16,8 +16,9 @@ passes (N parameters) by a few array operations per column block.
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-from compare.gradcheck.lossfn import Delta, _hidden_step, delta_loss
+from compare.gradcheck.lossfn import Cache, Delta, _hidden_step, delta_loss
 
 # Elements per intermediate array (complex doubles: 16 bytes each) that one
 # vectorised block may allocate; bounds the memory at a few tens of MB.
@@ -36,15 +37,16 @@ class LayerChanges:
         exact_W / exact_b: bool, a pre-activation exactly on the kink moves.
     """
 
-    dW: np.ndarray
-    db: np.ndarray
-    kink_W: np.ndarray = None
-    kink_b: np.ndarray = None
-    exact_W: np.ndarray = None
-    exact_b: np.ndarray = None
+    dW: NDArray
+    db: NDArray
+    kink_W: NDArray | None = None
+    kink_b: NDArray | None = None
+    exact_W: NDArray | None = None
+    exact_b: NDArray | None = None
 
 
-def layer_changes(cache, k, steps, pin_slope=None, track=False):
+def layer_changes(cache: Cache, k: int, steps: ArrayLike, pin_slope: float | None = None,
+                  track: bool = False) -> LayerChanges:
     """Loss change for each step in ``steps`` applied to each parameter of layer k.
 
     Args:
@@ -58,6 +60,7 @@ def layer_changes(cache, k, steps, pin_slope=None, track=False):
         LayerChanges.
     """
     steps = np.asarray(steps)
+    assert isinstance(steps, np.ndarray)
     x = cache.inputs[k]
     batch, n_in = x.shape
     n_out = cache.params[k][0].shape[1]
@@ -82,27 +85,30 @@ def layer_changes(cache, k, steps, pin_slope=None, track=False):
             cols = np.arange(j0, min(n_out, j0 + col_block))
             out = _column_block(cache, k, dcol[:, r0:r0 + row_block], cols, pin_slope, track)
             dL[:, rows[:, None], cols] = out.dL
-            if track:
+            if crossed is not None and exact is not None:
                 crossed[:, rows[:, None], cols] = out.crossed
                 exact[:, rows[:, None], cols] = out.exact
     result = LayerChanges(dW=dL[:, :n_in], db=dL[:, n_in])
-    if track:
+    if crossed is not None and exact is not None:
         # A coordinate is a kink if either of its steps crosses or touches it.
-        result.kink_W, result.kink_b = crossed.any(0)[:n_in], crossed.any(0)[n_in]
-        result.exact_W, result.exact_b = exact.any(0)[:n_in], exact.any(0)[n_in]
+        any_crossed = np.any(crossed, axis=0)
+        any_exact = np.any(exact, axis=0)
+        result.kink_W, result.kink_b = any_crossed[:n_in], any_crossed[n_in]
+        result.exact_W, result.exact_b = any_exact[:n_in], any_exact[n_in]
     return result
 
 
-def _column_block(cache, k, dcol, cols, pin_slope, track):
+def _column_block(cache: Cache, k: int, dcol: NDArray, cols: NDArray,
+                  pin_slope: float | None, track: bool) -> Delta:
     """Loss changes for the perturbations of columns ``cols`` of layer k.
 
     Args:
         dcol: (S, I, B) column change for each step and input row i.
         cols: (J,) output columns j.
     Returns:
-        Delta with arrays of shape (S, I, J).
+        Delta with arrays of shape (S, n_rows, J).
     """
-    S, I, B = dcol.shape
+    S, n_rows, B = dcol.shape
     J = len(cols)
     if k == cache.n_layers - 1:
         # Output layer: only logit j moves; the loss change of one sample is
@@ -111,13 +117,13 @@ def _column_block(cache, k, dcol, cols, pin_slope, track):
         p = cache.probs[:, cols].T[None, None]                       # (1, 1, J, B)
         is_label = (cache.y[None, :] == cols[:, None])[None, None]   # (1, 1, J, B)
         per_sample = np.log1p(p * np.expm1(d)) - d * is_label
-        shape = (S, I, J)
+        shape = (S, n_rows, J)
         return Delta(per_sample.mean(axis=-1),
                      np.zeros(shape, bool) if track else None,
                      np.zeros(shape, bool) if track else None)
     # Hidden layer: z_k[:, j] moves; evaluate g on the moved columns only.
-    dz = np.broadcast_to(dcol[:, :, None, :], (S, I, J, B))
-    lead = (S, I, J)
+    dz = np.broadcast_to(dcol[:, :, None, :], (S, n_rows, J, B))
+    lead = (S, n_rows, J)
     crossed = np.zeros(lead, bool) if track else None
     exact = np.zeros(lead, bool) if track else None
     sub = _ColumnView(cache, k, cols)
@@ -127,7 +133,7 @@ def _column_block(cache, k, dcol, cols, pin_slope, track):
     W_next = cache.params[k + 1][0][cols]                            # (J, n_next)
     dz_next = dx * W_next[None, None, :, None, :]                    # (S, I, J, B, n_next)
     out = delta_loss(cache, k + 1, dz_next, pin_slope=pin_slope, track=track)
-    if track:
+    if out.crossed is not None and out.exact is not None:
         out.crossed = out.crossed | crossed
         out.exact = out.exact | exact
     return out
@@ -140,13 +146,14 @@ class _ColumnView:
     so g is evaluated on B values per perturbation instead of B * n.
     """
 
-    def __init__(self, cache, k, cols):
+    def __init__(self, cache: Cache, k: int, cols: NDArray) -> None:
         self.act = cache.act
         self.zs = [cache.zs[k][:, cols].T[..., None]]                 # (J, B, 1)
         self.inputs = [None, cache.inputs[k + 1][:, cols].T[..., None]]
 
 
-def all_changes(cache, steps, pin_slope=None, track=False):
+def all_changes(cache: Cache, steps: ArrayLike, pin_slope: float | None = None,
+                track: bool = False) -> list[LayerChanges]:
     """:func:`layer_changes` for every layer; a list of LayerChanges."""
     return [layer_changes(cache, k, steps, pin_slope, track)
             for k in range(cache.n_layers)]

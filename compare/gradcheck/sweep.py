@@ -14,8 +14,12 @@ O(h) error of its own).
 
 import csv
 import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from compare.atomic import atomic_path, write_json, write_text
 from compare.gradcheck import tolerance as T
@@ -23,17 +27,23 @@ from compare.gradcheck.directional import (
     random_directions,
     tensor_pre_activation_change,
 )
-from compare.gradcheck.lossfn import build_cache, delta_loss
-from compare.gradcheck.report import FAIL, PASS, summarise
-from compare.gradcheck.twins import tensor_names, twin_outputs
+from compare.gradcheck.lossfn import Cache, build_cache, delta_loss
+from compare.gradcheck.report import FAIL, PASS, TensorCheck, summarise
+from compare.gradcheck.twins import label, tensor_names, twin_outputs
+from compare.twins import Params
+from manual.activations import Activation
 
 STEPS = 10.0 ** np.arange(-1.0, -12.01, -0.5)
 DIRECTIONS = 4
 SLOPE_RANGE = (1.5, 2.5)
 ABOVE_BEST = 100.0
 
+Changes = Callable[[NDArray], tuple[NDArray, bool]]
+"""steps (4,) -> (loss changes (4, K) along each direction, whether a step crossed a kink)."""
 
-def fit_slope(hs, errors, usable, resolution=0.0):
+
+def fit_slope(hs: NDArray, errors: NDArray, usable: NDArray,
+              resolution: float = 0.0) -> tuple[float | None, NDArray]:
     """Least-squares slope of log10 error against log10 h on the truncation side.
 
     The truncation side is the run of kink-free steps, from the largest h
@@ -52,12 +62,12 @@ def fit_slope(hs, errors, usable, resolution=0.0):
     free = np.flatnonzero(usable)
     if free.size == 0:
         return None, used
-    run = [free[0]]
+    kept = [int(free[0])]
     for i in free[1:]:
-        if i != run[-1] + 1 or errors[i] >= errors[run[-1]]:
+        if i != kept[-1] + 1 or errors[i] >= errors[kept[-1]]:
             break
-        run.append(i)
-    run = np.array(run)
+        kept.append(int(i))
+    run = np.array(kept)
     bottom = max(errors[run].min(), resolution, np.finfo(float).tiny)
     used[run[errors[run] >= ABOVE_BEST * bottom]] = True
     if used.sum() < 3:
@@ -66,27 +76,41 @@ def fit_slope(hs, errors, usable, resolution=0.0):
     return float(slope), used
 
 
-def sweep_tensor(cache, t, V, grad, hs=STEPS):
+def paper_changes(cache: Cache, t: int, V: NDArray) -> Changes:
+    """The paper loss's changes along directions V of tensor t (see :data:`Changes`)."""
+    track = cache.act.kink is not None
+
+    def changes(steps: NDArray) -> tuple[NDArray, bool]:
+        dz = tensor_pre_activation_change(cache, t, V, steps)
+        out = delta_loss(cache, t // 2, dz, track=track)
+        return out.dL, track and bool(np.any(out.crossed))
+    return changes
+
+
+def sweep_tensor(cache: Cache, t: int, V: NDArray, grad: NDArray, hs: NDArray = STEPS,
+                 changes: Changes | None = None, loss: float | None = None
+                 ) -> dict[str, Any]:
     """Errors of D(h) along directions V of tensor t, for every h.
 
+    Args:
+        changes: the loss's changes along V (default: the paper loss's, from
+            ``cache``); loss: the loss at the point (default: the cache's).
     Returns:
         dict of (n,) arrays: error (largest over directions), estimate
         (largest Richardson error estimate of D(h): 4/3 |D(h) - D(h/2)|),
         tolerance (SAFETY * estimate + floor), crossed (bool).
     """
     analytic = np.tensordot(V, grad, axes=grad.ndim)
-    track = cache.act.kink is not None
+    changes = changes or paper_changes(cache, t, V)
+    loss = cache.loss if loss is None else loss
     dL = np.empty((len(hs), 4, len(V)))
     crossed = np.zeros(len(hs), bool)
     for i, h in enumerate(hs):            # one step at a time bounds the memory
-        dz = tensor_pre_activation_change(cache, t, V, [h, -h, h / 2, -h / 2])
-        out = delta_loss(cache, t // 2, dz, track=track)
-        dL[i] = out.dL
-        crossed[i] = track and bool(out.crossed.any())
+        dL[i], crossed[i] = changes(np.array([h, -h, h / 2, -h / 2]))
     d_h = (dL[:, 0] - dL[:, 1]) / (2 * hs[:, None])
     d_h2 = (dL[:, 2] - dL[:, 3]) / hs[:, None]
     estimate = 4 / 3 * np.abs(d_h - d_h2)
-    tolerance = T.SAFETY * estimate + np.array([T.floor(cache.loss, h) for h in hs])[:, None]
+    tolerance = T.SAFETY * estimate + np.array([T.floor(loss, h) for h in hs])[:, None]
     error = np.abs(d_h - analytic)
     return {"error": error.max(axis=1), "estimate": estimate.max(axis=1),
             # the smallest error a difference of this gradient's size can show:
@@ -96,7 +120,8 @@ def sweep_tensor(cache, t, V, grad, hs=STEPS):
             "crossed": crossed}
 
 
-def sweep_row(activation, oracle, name, curve, hs=STEPS, count=DIRECTIONS):
+def sweep_row(activation: str, oracle: str, name: str, curve: dict[str, Any],
+              hs: NDArray = STEPS, count: int = DIRECTIONS) -> TensorCheck:
     """A TensorCheck for one swept tensor.
 
     It passes when, at every step that crosses no kink, every direction
@@ -129,7 +154,10 @@ def sweep_row(activation, oracle, name, curve, hs=STEPS, count=DIRECTIONS):
     return row
 
 
-def run_sweep(params, X, y, activation, seed=0, count=DIRECTIONS, hs=STEPS, twins=None):
+def run_sweep(params: Params, X: NDArray, y: NDArray, activation: "str | Activation", seed: int = 0,
+              count: int = DIRECTIONS, hs: NDArray = STEPS,
+              twins: Sequence[str] | None = None
+              ) -> tuple[list[TensorCheck], dict[str, Any]]:
     """Mode sweep for one activation.
 
     Returns:
@@ -141,25 +169,26 @@ def run_sweep(params, X, y, activation, seed=0, count=DIRECTIONS, hs=STEPS, twin
     rng = np.random.default_rng([int(seed), 0x5EE9])
     tensors = [t for pair in params for t in pair]
     directions = [random_directions(t.shape, count, rng) for t in tensors]
-    rows, data = [], {}
+    rows: list[TensorCheck] = []
+    data: dict[str, Any] = {}
     for twin, (_, grads) in twin_outputs(params, X, y, activation, twins).items():
         data[twin] = {}
         for t, name in enumerate(names):
             curve = sweep_tensor(cache, t, directions[t], grads[t], hs)
-            rows.append(sweep_row(activation, f"{twin} vs FD", name, curve, hs, count))
+            rows.append(sweep_row(label(activation), f"{twin} vs FD", name, curve, hs, count))
             data[twin][name] = {"h": hs.tolist(), **{k: np.asarray(v).tolist()
                                                      for k, v in curve.items()}}
     return rows, data
 
 
-def save_sweep(out_dir, data, rows):
+def save_sweep(out_dir: "str | Path", data: dict[str, Any], rows: list[TensorCheck],
+               twin: str = "manual") -> list[Path]:
     """Write sweep.json, sweep.csv and sweep.png into ``out_dir``; return their paths.
 
     Args:
         data: {activation: {twin: {tensor: curve}}} as from :func:`run_sweep`.
         rows: the TensorCheck rows (for the fitted slopes).
     """
-    from pathlib import Path
     out_dir = Path(out_dir)
     slopes = {(r.activation, r.oracle.split()[0], r.tensor): r.slope for r in rows}
     write_json(out_dir / "sweep.json", {
@@ -179,17 +208,18 @@ def save_sweep(out_dir, data, rows):
                                      f"{c['estimate'][i]:.6e}", f"{c['tolerance'][i]:.6e}",
                                      int(c["crossed"][i])])
     write_text(out_dir / "sweep.csv", buf.getvalue())
-    plot_sweep(data, slopes, out_dir / "sweep.png")
+    plot_sweep(data, slopes, out_dir / "sweep.png", twin=twin)
     return [out_dir / "sweep.json", out_dir / "sweep.csv", out_dir / "sweep.png"]
 
 
-def plot_sweep(data, slopes, path, twin="manual"):
+def plot_sweep(data: dict[str, Any], slopes: dict[tuple[str, str, str], float | None],
+               path: Path, twin: str = "manual") -> None:
     """One panel per activation: error against h for each tensor, log-log."""
     from matplotlib.figure import Figure
     acts = list(data)
     cols = min(3, len(acts))
     rows = -(-len(acts) // cols)
-    fig = Figure(figsize=(4.4 * cols, 3.6 * rows), layout="constrained")
+    fig = Figure(figsize=(max(4.4 * cols, 6.4), 3.6 * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).reshape(-1)
     for ax, act in zip(axes, acts):
         for name, c in data[act][twin].items():

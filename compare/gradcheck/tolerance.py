@@ -18,6 +18,7 @@ allows.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -38,23 +39,23 @@ COMPLEX_STEP = 1e-30
 COMPLEX_TOL = 1e-13
 
 
-def floor(loss, h):
+def floor(loss: float, h: float) -> float:
     """Rounding floor (absolute) of a difference quotient of step h."""
     return FLOOR_ULPS * EPS * max(abs(loss), 1.0) / h
 
 
-def fd_tolerance(estimated_error, floor_value):
+def fd_tolerance(estimated_error: ArrayLike, floor_value: float) -> NDArray:
     """Per-element pass threshold from the error estimate and the floor."""
     return SAFETY * np.asarray(estimated_error) + floor_value
 
 
-def relative_error(analytic, numeric, scale):
+def relative_error(analytic: ArrayLike, numeric: ArrayLike, scale: float) -> NDArray:
     """|a - n| / max(|a|, |n|, scale), elementwise.
 
     ``scale`` (> 0) is the size below which a value counts as zero (the
     absolute floor of the check), so two zeros give 0, never NaN, and two
     values lost in rounding noise do not show a huge relative error.
     """
-    analytic, numeric = np.asarray(analytic), np.asarray(numeric)
-    denom = np.maximum(np.maximum(np.abs(analytic), np.abs(numeric)), scale)
-    return np.abs(analytic - numeric) / denom
+    a, n = np.asarray(analytic), np.asarray(numeric)
+    denom = np.maximum(np.maximum(np.abs(a), np.abs(n)), scale)
+    return np.abs(a - n) / denom

@@ -10,12 +10,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from compare.twins import TWINS, Params, flat_tensors, get_twin, tensor_names
+from manual.activations import Activation
 
-__all__ = ["TWINS", "GradFn", "gradients", "loss_and_grads", "tensor_names",
+__all__ = ["TWINS", "GradFn", "Output", "gradients", "label", "loss_and_grads", "tensor_names",
            "twin_outputs"]
 
 GradFn = Callable[..., tuple[float, Params]]
 Output = tuple[float, list[NDArray[np.float64]]]
+
+
+def label(activation: "str | Activation") -> str:
+    """The name an activation goes by in the report."""
+    return activation if isinstance(activation, str) else activation.name
 
 
 def loss_and_grads(twin: str) -> GradFn:

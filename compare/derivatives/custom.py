@@ -1,0 +1,221 @@
+"""A user's own activation: loaded from a file, its derivative checked three ways.
+
+The user's file defines, in numpy (or autograd.numpy)::
+
+    def swish(z):            return z / (1 + np.exp(-z))
+    def swish_prime(z):      return ...          # the hand-derived derivative
+    swish_kink = None                            # optional: where g has a kink
+
+and names it as ``--activation PATH.py:swish``. ``swish_prime`` is then held,
+on a grid of z, against
+
+* central finite differences of ``swish`` (Richardson extrapolation, with
+  the same error-estimated tolerance as the gradient checks);
+* the complex step Im g(z + ih)/h, where g is complex-analytic (it must agree
+  with the finite differences first; abs, maximum and comparisons are not);
+* autograd's derivative of ``swish``, where ``swish`` is written with
+  ``autograd.numpy`` (plain numpy cannot be traced).
+"""
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from compare.gradcheck import tolerance as T
+from compare.gradcheck.diagnose import Diagnosis
+from compare.gradcheck.report import FAIL, TensorCheck, skipped, summarise
+from compare.gradcheck.usercode import UserCodeError, describe_exception, load_function, split_spec
+from manual.activations import Activation
+
+# Where the derivative is checked: wide enough to reach saturation.
+GRID = np.linspace(-6.0, 6.0, 1201)
+# Relative central-difference step (times max(1, |z|)), near eps^(1/3).
+STEP = 1e-5
+
+Fn = Callable[[NDArray], NDArray]
+
+
+def load_activation(spec: str) -> Activation:
+    """The Activation ``PATH.py:NAME`` (or ``module:NAME``) names.
+
+    Raises:
+        UserCodeError: no NAME or NAME_prime in the file, or they do not map
+            an array to a finite array of its shape.
+    """
+    where, name = split_spec(spec)
+    if name is None:
+        raise UserCodeError(f"--activation {spec}: name the function as {spec}:NAME "
+                            "(the file defines NAME(z) and NAME_prime(z))")
+    signature = f"{name}(z) and {name}_prime(z), numpy arrays in and out"
+    fn, _, _ = load_function(spec, name, signature)
+    deriv, _, _ = load_function(f"{where}:{name}_prime", f"{name}_prime", signature)
+    from compare.gradcheck.usercode import load_module
+    kink = getattr(load_module(where), f"{name}_kink", None)
+    if kink is not None and not isinstance(kink, (int, float)):
+        raise UserCodeError(f"{where}: {name}_kink is {kink!r}; make it a number (the z where "
+                            f"{name} has a kink) or None")
+    z = np.linspace(-3.0, 3.0, 7).reshape(7, 1)
+    for f, what in ((fn, name), (deriv, f"{name}_prime")):
+        try:
+            out = np.asarray(f(z.copy()), dtype=float)
+        except Exception as err:
+            source = getattr(getattr(f, "__code__", None), "co_filename", where)
+            raise UserCodeError(f"{where}: {what}(z) raised {describe_exception(err, source)} "
+                                "on a (7, 1) array; it must work elementwise on arrays of "
+                                "any shape") from None
+        if out.shape != z.shape:
+            raise UserCodeError(f"{where}: {what}(z) returned shape {out.shape} for an input "
+                                f"of shape {z.shape}; it must work elementwise")
+        if not np.all(np.isfinite(out)):
+            raise UserCodeError(f"{where}: {what}(z) is not finite on [-3, 3]; fix it")
+    return Activation(name, fn, deriv, None if kink is None else float(kink))
+
+
+def central(fn: Fn, z: NDArray, h: NDArray) -> NDArray:
+    """(g(z + h) - g(z - h)) / 2h."""
+    return (np.asarray(fn(z + h), float) - np.asarray(fn(z - h), float)) / (2 * h)
+
+
+def fd_derivative(fn: Fn, z: NDArray, step: float = STEP) -> tuple[NDArray, NDArray, NDArray]:
+    """Richardson-extrapolated central differences of ``fn`` at ``z``.
+
+    Returns:
+        (numeric, estimated error, tolerance), each shaped like z.
+    """
+    h = step * np.maximum(1.0, np.abs(z))
+    d_h, d_h2 = central(fn, z, h), central(fn, z, h / 2)
+    numeric, error = (4 * d_h2 - d_h) / 3, np.abs(d_h - d_h2) / 3
+    g = np.abs(np.asarray(fn(z), float))
+    tol = T.SAFETY * error + T.FLOOR_ULPS * T.EPS * np.maximum(g, 1.0) / h
+    return numeric, error, tol
+
+
+def complex_step(fn: Fn, z: NDArray) -> NDArray | None:
+    """Im g(z + ih)/h, or None when g does not take complex input."""
+    try:
+        with np.errstate(all="ignore"):
+            out = np.asarray(fn(z + 1j * T.COMPLEX_STEP))
+    except Exception:
+        return None
+    if not np.iscomplexobj(out) or out.shape != z.shape:
+        return None
+    return out.imag / T.COMPLEX_STEP
+
+
+def autograd_derivative(fn: Fn, z: NDArray) -> NDArray | None:
+    """autograd's elementwise derivative of g, or None when g cannot be traced.
+
+    Plain numpy ufuncs pass through autograd, but other numpy functions
+    (``np.where``, ``np.maximum`` on a plain array...) cut the trace: autograd
+    then warns that the output is independent of the input and returns zeros,
+    which is taken here as "cannot be traced", not as a derivative.
+    """
+    from autograd import elementwise_grad
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = np.asarray(elementwise_grad(fn)(z), dtype=float)
+    except Exception:
+        return None
+    return out if out.shape == z.shape else None
+
+
+def autograd_usable(act: Activation, z: NDArray = GRID) -> str | None:
+    """None when autograd differentiates ``act.fn`` correctly; else why not.
+
+    A framework-derived twin differentiates ``act.fn`` itself, so it is only
+    a fair oracle where autograd's derivative agrees with finite differences.
+    """
+    if act.kink is not None:
+        z = z[np.abs(z - act.kink) > 2 * STEP * np.maximum(1.0, np.abs(z))]
+    auto = autograd_derivative(act.fn, z)
+    if auto is None:
+        return (f"{act.name} is not written with autograd.numpy, so autograd cannot trace it "
+                "(import autograd.numpy as np in your file)")
+    numeric, _, tol = fd_derivative(act.fn, z)
+    if not np.all(np.abs(auto - numeric) <= tol):
+        return (f"autograd's derivative of {act.name} disagrees with finite differences "
+                "(a numpy function autograd does not know?)")
+    return None
+
+
+def derivative_rows(act: Activation, z: NDArray = GRID) -> tuple[list[TensorCheck], list[str]]:
+    """``act.deriv`` against FD, the complex step and autograd on a grid of z.
+
+    Points whose stencil reaches a declared kink are left out.
+
+    Returns:
+        (rows, notes): one row per oracle (skipped where it does not apply).
+    """
+    name, tensor = act.name, "g'"
+    h = STEP * np.maximum(1.0, np.abs(z))
+    if act.kink is not None:
+        z = z[np.abs(z - act.kink) > 2 * h]
+    with np.errstate(all="ignore"):
+        hand = np.asarray(act.deriv(z.copy()), dtype=float)
+    numeric, error, tol = fd_derivative(act.fn, z)
+    rows = [summarise(name, f"{name}_prime vs FD", tensor, hand, numeric, tol,
+                      rel_scale=float(tol.min()), fd_error=error, step=STEP)]
+    notes = [f"{name}_prime checked at {z.size} points z in [{z.min():g}, {z.max():g}]"
+             + (f" (none within a step of the kink at {act.kink:g})"
+                if act.kink is not None else "")]
+    cs = complex_step(act.fn, z)
+    oracle = f"{name}_prime vs complex"
+    if cs is None:
+        rows.append(skipped(name, oracle, tensor, z.shape, f"{name} does not take complex "
+                                                             "input"))
+    elif not np.all(np.abs(cs - numeric) <= tol):
+        rows.append(skipped(name, oracle, tensor, z.shape,
+                            f"{name} is not complex-analytic (its complex step disagrees with "
+                            "finite differences: abs, maximum or a comparison?)"))
+    else:
+        scale = T.COMPLEX_TOL * max(1.0, float(np.abs(cs).max()))
+        rows.append(summarise(name, oracle, tensor, hand, cs, scale, rel_scale=T.COMPLEX_TOL,
+                              step=T.COMPLEX_STEP))
+    auto = autograd_derivative(act.fn, z)
+    oracle = f"{name}_prime vs autograd"
+    why = autograd_usable(act, z)
+    if auto is None or why is not None:
+        rows.append(skipped(name, oracle, tensor, z.shape, str(why)))
+    else:
+        scale = T.TWIN_TOL * max(1.0, float(np.abs(auto).max()))
+        rows.append(summarise(name, oracle, tensor, hand, auto, scale, rel_scale=T.TWIN_TOL))
+    failed = [row for row in rows if row.verdict == FAIL]
+    diagnosis = derivative_diagnosis(act, z, hand, numeric, tol) if failed else []
+    for row in failed:
+        i = row.worst[0]
+        row.note = f"worst at z = {z[i]:+.4g}: {name}_prime {hand[i]:+.6e}"
+        row.diagnosis = diagnosis
+    return rows, notes
+
+
+def derivative_diagnosis(act: Activation, z: NDArray, hand: NDArray, true: NDArray,
+                         tol: NDArray) -> list[Diagnosis]:
+    """What a wrong g' is, from its values against the true derivative on the grid."""
+    name = act.name
+    with np.errstate(all="ignore"):
+        g = np.asarray(act.fn(z), float)
+        at_g = fd_derivative(act.fn, g)[0]
+    tests: list[tuple[str, str, NDArray, NDArray]] = [
+        ("sign", f"{name}_prime = -{name}': the sign is wrong", -true, tol),
+        ("activation_derivative", f"{name}_prime returns {name}(z) itself, not its "
+                                  "derivative", g, tol),
+        ("activation_derivative", f"{name}_prime(z) is {name}'({name}(z)): the derivative "
+                                  "taken at the activation instead of the pre-activation",
+         at_g, tol + T.SAFETY * np.abs(at_g) * 1e-6),
+    ]
+    for kind, text, predicted, t in tests:
+        if np.all(np.abs(hand - predicted) <= t):
+            return [Diagnosis(kind, text)]
+    denom = float(true @ true)
+    c = float(hand @ true) / denom if denom else 0.0
+    if c and np.all(np.abs(hand - c * true) <= abs(c) * tol):
+        return [Diagnosis("scale", f"{name}_prime = c x {name}' with c = {c:.6g}", {"c": c})]
+    bad = np.abs(hand - true) > tol
+    where = z[bad]
+    return [Diagnosis("other", f"{name}_prime is off at {int(bad.sum())} of {z.size} points, "
+                               f"z in [{where.min():+.3g}, {where.max():+.3g}]; largest error "
+                               f"{float(np.abs(hand - true).max()):.2e}",
+                      {"failed": int(bad.sum())})]

@@ -1,0 +1,27 @@
+"""One BLAS thread while a user's function is checked.
+
+A check calls the user's ``loss_and_grads`` a hundred times or more, each
+time on small products (a batch of 32 against a 784 x 100 layer). A second
+BLAS thread gains nothing there, and costs a great deal when the other core
+is busy: each product then waits for a thread that is not running. So the
+check runs with one thread and gives the BLAS its count back afterwards.
+"""
+
+import contextlib
+from collections.abc import Iterator
+
+from compare.bench.blas import blas_threads, set_blas_threads
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the body with OpenBLAS on one thread (a no-op where it cannot be told)."""
+    before = blas_threads()
+    if before is None or before == 1:
+        yield
+        return
+    set_blas_threads(1)
+    try:
+        yield
+    finally:
+        set_blas_threads(before)

@@ -1,0 +1,156 @@
+"""``twinprop gradcheck --twin`` and ``--activation PATH.py:NAME`` from the command line."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from compare.cli.app import main
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = ROOT / "tests" / "byo_files"
+EXAMPLES = ROOT / "examples"
+SMALL = ["--hidden", "4", "--batch", "3"]      # 784-4-10 on 3 real MNIST images
+
+
+def test_the_documented_command_checks_the_correct_example_from_the_repository_root() -> None:
+    proc = subprocess.run([sys.executable, "-m", "compare", "gradcheck", "--twin",
+                           "examples/mlp_correct.py", *SMALL], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0].startswith("twinprop gradcheck --twin: is your backprop right? "
+                               "(mlp_correct, from examples/mlp_correct.py)")
+    assert "yours is the paper network's loss" in proc.stdout
+    assert "mode full:" in proc.stdout and "calls of your function" in proc.stdout
+    assert lines[-1].startswith("PASS")
+
+
+def test_a_buggy_example_exits_1_and_prints_the_diagnosis(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["gradcheck", "--twin", str(EXAMPLES / "bug_batch_mean.py"), *SMALL])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert out.count("diagnosis: [scale]") == 4           # once per tensor, not per row
+    assert "c = 3 = the batch size: the 1/B factor is missing" in out
+    assert out.strip().splitlines()[-1].startswith("FAIL")
+
+
+def test_json_has_kind_and_detail_on_every_failing_check(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status = main(["gradcheck", "--twin", str(EXAMPLES / "bug_no_bias_grad.py"), "--json",
+                   "--out", str(tmp_path / "report"), *SMALL])
+    assert status == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["twin"]["name"] == "bug_no_bias_grad" and not report["passed"]
+    assert report["user"]["tanh"]["loss_model"]["equals_paper"]
+    failed = [c for c in report["checks"] if c["verdict"] == "FAIL"]
+    assert {c["tensor"] for c in failed} == {"b1", "b2"}
+    for check in failed:
+        assert check["diagnosis"] and check["diagnosis"][0]["kind"] == "zero"
+        assert check["diagnosis"][0]["detail"].startswith(f"grad {check['tensor']} is all zeros")
+    assert json.loads((tmp_path / "report" / "gradcheck.json").read_text())["checks"]
+
+
+@pytest.mark.parametrize("mode", ["fast", "sweep", "complex"])
+def test_every_mode_runs_on_a_user_file(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, mode: Any) -> None:
+    args = ["gradcheck", "--twin", str(EXAMPLES / "bug_batch_mean.py"), "--mode", mode,
+            "--out", str(tmp_path), *SMALL]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "diagnosis: [scale]" in out and f"mode {mode}:" in out
+    if mode == "sweep":
+        assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_module_and_function_name_can_be_given(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(FILES))
+    assert main(["gradcheck", "--twin", "onehot_dict:loss_and_grads", *SMALL]) == 0
+    assert "(onehot_dict, from onehot_dict)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--twin", str(FILES / "no_function.py")], "defines no function loss_and_grads"),
+    (["--twin", str(FILES / "raises_inside.py")], "raised ValueError"),
+    (["--twin", "no/such/file.py"], "no/such/file.py: no such file"),
+    (["--twin", "no_such_module_here"], "no module named 'no_such_module_here'"),
+    (["--twin", str(FILES / "summed.py"), "--selftest"], "drop --twin"),
+    (["--hidden", "100000", "100000"], "needs about"),
+    (["--batch", "60001"], "--batch 60001 is more than the 60000 training images"),
+    (["--activation", "nothing.py:f"], "nothing.py: no such file"),
+    (["--activation", f"{FILES / 'swish_autograd.py'}"], "name the function as"),
+])
+def test_unusable_input_is_refused_up_front_with_one_line(
+        capsys: pytest.CaptureFixture[str], args: Any, message: Any) -> None:
+    assert main(["gradcheck", *SMALL, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("twinprop: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_output_folder_that_is_a_file_is_refused_before_work(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["gradcheck", "--twin", str(EXAMPLES / "mlp_correct.py"),
+                 "--out", str(blocker / "sub"), *SMALL]) == 2
+    captured = capsys.readouterr()
+    assert "is under" in captured.err and "checking" not in captured.err
+
+
+@pytest.mark.parametrize("seed", ["-1", "x"])
+def test_a_bad_seed_is_a_usage_error(capsys: pytest.CaptureFixture[str], seed: Any) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["gradcheck", "--seed", seed])
+    assert caught.value.code == 2
+
+
+def test_the_table_stays_aligned_for_long_oracle_names(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gradcheck", "--activation", "tanh", *SMALL]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.startswith("activation"))
+    column = lines[head].index("verdict")
+    rows = [line for line in lines[head + 2:] if line.startswith("tanh ")]
+    assert any("buffered vs autodiff" in row for row in rows)
+    assert all(row[column:].startswith(("pass", "FAIL", "skip")) for row in rows)
+
+
+def test_your_own_activation_is_checked_in_the_suite(capsys: pytest.CaptureFixture[str]) -> None:
+    spec = f"{FILES / 'swish_autograd.py'}:swish"
+    assert main(["gradcheck", "--activation", spec, *SMALL]) == 0
+    out = capsys.readouterr().out
+    for oracle in ("swish_prime vs FD", "swish_prime vs complex", "swish_prime vs autograd",
+                   "manual vs FD", "autodiff vs FD"):
+        assert f"swish       {oracle}" in out
+    wrong = f"{FILES / 'swish_wrong.py'}:swish"
+    assert main(["gradcheck", "--activation", wrong, *SMALL]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out.splitlines()[-1] and "swish swish_prime vs FD g'" in out
+
+
+def test_an_activation_autograd_cannot_trace_leaves_the_autodiff_twin_out(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec = f"{FILES / 'leaky_where.py'}:leaky"
+    assert main(["gradcheck", "--activation", spec, *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "the autodiff twin is left out: leaky is not written with autograd.numpy" in out
+    assert "autodiff vs FD" not in out
+
+
+def test_the_derivative_study_checks_your_activation(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    good = f"{FILES / 'swish_autograd.py'}:swish"
+    assert main(["derivatives", "--out", str(tmp_path / "a"), "--activation", good]) == 0
+    assert "PASS" in capsys.readouterr().out
+    check = json.loads((tmp_path / "a" / "check.json").read_text())
+    assert {row["oracle"] for row in check} == {"swish_prime vs FD", "swish_prime vs complex",
+                                                "swish_prime vs autograd"}
+    assert "## Your derivative, checked" in (tmp_path / "a" / "summary.md").read_text()
+    wrong = f"{FILES / 'swish_wrong.py'}:swish"
+    assert main(["derivatives", "--out", str(tmp_path / "b"), "--activation", wrong]) == 1
+    assert "FAIL: 3 of 3 derivative checks failed" in capsys.readouterr().out
