@@ -126,7 +126,7 @@ def resolve_activations(name: str | None) -> tuple["str | Activation", ...]:
 def training_images(name: str = "mnist") -> int:
     """How many training images the data set has (known without loading it)."""
     from compare.data.datasets import get_spec
-    return int(sum(get_spec(name).class_counts["train"]))
+    return get_spec(name).count("train")
 
 
 def load_batch(batch: int, seed: int,
