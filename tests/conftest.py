@@ -72,51 +72,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _session.clear()
 
 
-# Tests of other parts, marked here so that their files stay as their owners
-# keep them. network: they read the real MNIST, which a session with a cold
-# cache fetches (before the first of them runs, see _mnist_before_network_tests).
-# slow: more than about two seconds on the project's machine.
-MARKS_BY_FILE: dict[str, dict[str, tuple[str, ...]]] = {
-    "test_dask.py": {
-        "test_two_runs_train_on_a_local_dask_cluster_and_are_cached": ("network", "slow")},
-    "test_gradcheck.py": {
-        "test_full_mode_checks_every_parameter_of_784_100_10_on_real_mnist": ("network",)},
-    "test_gradcheck_cli.py": {
-        "test_gradcheck_passes_and_explains_itself_on_the_correct_twins": ("network",),
-        "test_gradcheck_exits_1_when_any_twin_is_broken": ("network",),
-        "test_a_wrong_in_place_derivative_fails_the_default_suite": ("network",),
-        "test_gradcheck_json_is_complete_and_parseable": ("network",),
-        "test_sweep_writes_data_and_a_plot": ("network",)},
-    "test_reproduce.py": {
-        "test_reproduce_quick_runs_end_to_end_and_a_rerun_only_redraws": ("network", "slow")},
-    "test_train_cli.py": {
-        "test_train_on_a_slice_of_real_mnist_learns": ("network", "slow"),
-        "test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run": ("slow",)},
-    "test_bench.py": {"test_json_printed_and_written_are_the_same_results": ("slow",)},
-    "test_derivatives.py": {
-        "test_cli_writes_every_file_with_summary_numbers_from_the_data": ("slow",)},
-}
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Add the marks of MARKS_BY_FILE; warn about an entry that names no test any more."""
-    seen: set[tuple[str, str]] = set()
-    for item in items:
-        name = getattr(item, "originalname", item.name)
-        marks = MARKS_BY_FILE.get(item.path.name, {}).get(name, ())
-        for mark in marks:
-            item.add_marker(getattr(pytest.mark, mark))
-        if marks:
-            seen.add((item.path.name, name))
-    collected = {item.path.name for item in items}
-    for file, tests in MARKS_BY_FILE.items():
-        for test in tests:
-            if file in collected and (file, test) not in seen:
-                config.issue_config_time_warning(pytest.PytestConfigWarning(
-                    f"conftest MARKS_BY_FILE names {file}::{test}, which no longer exists"),
-                    stacklevel=2)
-
-
 def pytest_report_header(config: pytest.Config) -> str:
     reuse = os.environ.get(TEST_DATA_VARIABLE)
     how = f"reused from {TEST_DATA_VARIABLE}" if reuse else "temporary, for this session"

@@ -31,6 +31,7 @@ def tiny_run(tmp_path_factory):
     return printed, json.loads(out.read_text()), out
 
 
+@pytest.mark.slow
 def test_json_printed_and_written_are_the_same_results(tiny_run):
     printed, written, out = tiny_run
     assert printed == written

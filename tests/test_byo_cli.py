@@ -16,6 +16,8 @@ EXAMPLES = ROOT / "examples"
 SMALL = ["--hidden", "4", "--batch", "3"]      # 784-4-10 on 3 real MNIST images
 
 
+@pytest.mark.network
+@pytest.mark.slow
 def test_the_documented_command_checks_the_correct_example_from_the_repository_root() -> None:
     proc = subprocess.run([sys.executable, "-m", "compare", "gradcheck", "--twin",
                            "examples/mlp_correct.py", *SMALL], cwd=ROOT,
@@ -29,6 +31,7 @@ def test_the_documented_command_checks_the_correct_example_from_the_repository_r
     assert lines[-1].startswith("PASS")
 
 
+@pytest.mark.network
 def test_a_buggy_example_exits_1_and_prints_the_diagnosis(
         capsys: pytest.CaptureFixture[str]) -> None:
     status = main(["gradcheck", "--twin", str(EXAMPLES / "bug_batch_mean.py"), *SMALL])
@@ -39,6 +42,7 @@ def test_a_buggy_example_exits_1_and_prints_the_diagnosis(
     assert out.strip().splitlines()[-1].startswith("FAIL")
 
 
+@pytest.mark.network
 def test_json_has_kind_and_detail_on_every_failing_check(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status = main(["gradcheck", "--twin", str(EXAMPLES / "bug_no_bias_grad.py"), "--json",
@@ -55,6 +59,7 @@ def test_json_has_kind_and_detail_on_every_failing_check(
     assert json.loads((tmp_path / "report" / "gradcheck.json").read_text())["checks"]
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("mode", ["fast", "sweep", "complex"])
 def test_every_mode_runs_on_a_user_file(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, mode: Any) -> None:
@@ -67,6 +72,7 @@ def test_every_mode_runs_on_a_user_file(
         assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.network
 def test_a_module_and_function_name_can_be_given(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(FILES))
@@ -110,6 +116,7 @@ def test_a_bad_seed_is_a_usage_error(capsys: pytest.CaptureFixture[str], seed: A
     assert caught.value.code == 2
 
 
+@pytest.mark.network
 def test_the_table_stays_aligned_for_long_oracle_names(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gradcheck", "--activation", "tanh", *SMALL]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -120,6 +127,7 @@ def test_the_table_stays_aligned_for_long_oracle_names(capsys: pytest.CaptureFix
     assert all(row[column:].startswith(("pass", "FAIL", "skip")) for row in rows)
 
 
+@pytest.mark.network
 def test_your_own_activation_is_checked_in_the_suite(capsys: pytest.CaptureFixture[str]) -> None:
     spec = f"{FILES / 'swish_autograd.py'}:swish"
     assert main(["gradcheck", "--activation", spec, *SMALL]) == 0
@@ -133,6 +141,7 @@ def test_your_own_activation_is_checked_in_the_suite(capsys: pytest.CaptureFixtu
     assert "FAIL" in out.splitlines()[-1] and "swish swish_prime vs FD g'" in out
 
 
+@pytest.mark.network
 def test_an_activation_autograd_cannot_trace_leaves_the_autodiff_twin_out(
         capsys: pytest.CaptureFixture[str]) -> None:
     spec = f"{FILES / 'leaky_where.py'}:leaky"

@@ -73,6 +73,8 @@ def test_missing_dask_is_a_one_line_config_error_naming_the_extra(
         runner.import_distributed()
 
 
+@pytest.mark.network
+@pytest.mark.slow
 @pytest.mark.slow
 def test_two_runs_train_on_a_local_dask_cluster_and_are_cached(
         tmp_path: Path, dask_scratch: Path) -> None:

@@ -115,6 +115,7 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
     return status, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_cli_writes_every_file_with_summary_numbers_from_the_data(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "deriv"

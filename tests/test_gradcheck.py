@@ -95,6 +95,7 @@ def test_every_mode_passes_on_the_correct_twins(activation: Any) -> None:
             "manual vs complex", "autodiff vs complex"} <= oracles
 
 
+@pytest.mark.network
 def test_full_mode_checks_every_parameter_of_784_100_10_on_real_mnist() -> None:
     from compare.gradcheck.suite import load_batch
     X, y, _ = load_batch(32, seed=0)

@@ -47,6 +47,7 @@ def test_selftest_json_names_the_tensor_and_worst_element(
     assert row["analytic"] != row["numeric"]
 
 
+@pytest.mark.network
 def test_gradcheck_passes_and_explains_itself_on_the_correct_twins(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["gradcheck", "--activation", "tanh", *SMALL]) == 0
@@ -60,6 +61,7 @@ def test_gradcheck_passes_and_explains_itself_on_the_correct_twins(
     assert out.strip().splitlines()[-1].startswith("PASS: all 30 checks passed")
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("twin", sorted(TWINS))
 @pytest.mark.parametrize("mode", ["full", "fast", "complex"])
 def test_gradcheck_exits_1_when_any_twin_is_broken(
@@ -81,6 +83,7 @@ def test_gradcheck_exits_1_when_any_twin_is_broken(
     assert f"sigmoid {twin} vs" in last and "b1" in last
 
 
+@pytest.mark.network
 def test_a_wrong_in_place_derivative_fails_the_default_suite(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The buffered twin's own code path is checked: break only its in-place tanh'."""
@@ -98,6 +101,7 @@ def test_a_wrong_in_place_derivative_fails_the_default_suite(
     assert "tanh buffered vs FD W1" in last and "tanh manual vs FD" not in last
 
 
+@pytest.mark.network
 def test_gradcheck_json_is_complete_and_parseable(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status = main(["gradcheck", "--activation", "relu", "--mode", "fast", "--json",
@@ -113,6 +117,7 @@ def test_gradcheck_json_is_complete_and_parseable(
     assert json.loads((tmp_path / "gradcheck.json").read_text())["passed"]
 
 
+@pytest.mark.network
 def test_sweep_writes_data_and_a_plot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["gradcheck", "--activation", "softplus", "--mode", "sweep",
                  "--out", str(tmp_path), *SMALL]) == 0

@@ -315,6 +315,8 @@ def assert_self_contained(page: str) -> None:
     assert not re.search(r"https?://", page)
 
 
+@pytest.mark.network
+@pytest.mark.slow
 @pytest.mark.slow
 def test_reproduce_quick_runs_end_to_end_and_a_rerun_only_redraws(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -116,6 +116,7 @@ def test_existing_out_is_never_overwritten_without_force(blobs, tmp_path, capsys
     assert (out / "notes.txt").read_text() == "mine"  # --force removes only run files
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run(
         blobs, tmp_path, capsys, monkeypatch):
     whole, cut = tmp_path / "whole", tmp_path / "cut"
@@ -182,6 +183,8 @@ def test_options_left_out_give_the_papers_best_setting(tmp_path):
         "tanh", (100,), 250, "decay")
 
 
+@pytest.mark.network
+@pytest.mark.slow
 def test_train_on_a_slice_of_real_mnist_learns(tmp_path, capsys):
     compare.data.load.load_dataset("mnist", quiet=True)  # fetched into the cache if missing
     out = tmp_path / "mnist"
