@@ -37,7 +37,8 @@ class Workspace:
         keep: what the activation's derivative needs from its forward pass.
         dz:   dz_k; dz_{K-1} first holds softmax(s).
         dA:   dA_k for k >= 1 (dA_0, the gradient at the data, is never needed).
-        dW, db: (n_k, n_{k+1}) and (n_{k+1},), the gradients returned.
+        dW, db: (n_k, n_{k+1}) and (n_{k+1},), the gradients returned (at
+              capacity 1, db_k is a view of dz_k's row).
     """
 
     def __init__(self, sizes: list[int], activation: Activation, capacity: int,
@@ -53,7 +54,9 @@ class Workspace:
         self.dz = [np.zeros((B, n), dt) for n in widths]
         self.dA = [np.zeros((B, n), dt) for n in widths[:-1]]
         self.dW = [np.zeros((m, n), dt) for m, n in zip(self.sizes[:-1], widths)]
-        self.db = [np.zeros(n, dt) for n in widths]
+        # db_k = dz_k at batch 1: there the bias gradients are the dz_k rows
+        self.db = ([dz[0] for dz in self.dz] if B == 1 else
+                   [np.zeros(n, dt) for n in widths])
         self.row_max = np.zeros((B, 1), dt)
         self.row_sum = np.zeros((B, 1), dt)
         self.rows = np.arange(B)
@@ -78,7 +81,7 @@ class Workspace:
             workspace's buffers, overwritten by its next call.
         """
         if self.one is not None:
-            return self.one.loss_and_grads(params, X[0], int(y[0])), self.grads
+            return self.one.loss_and_grads(params, X, int(y[0])), self.grads
         B = len(X)
         loss = self._forward_loss(params, X, y, B)
         self._backward(params, X, B)
@@ -109,7 +112,7 @@ class Workspace:
 
         np.multiply(row_sum, B, out=row_sum)
         np.divide(P, row_sum, out=P)                            # softmax(s) / B
-        P[rows, y] -= 1 / B                                     # dA_K = L' / B = (softmax(s) - y) / B
+        P[rows, y] -= 1 / B                                     # dA_K = (softmax(s) - y) / B
         return loss
 
     def _backward(self, params: Params, X: NDArray, B: int) -> None:
