@@ -96,14 +96,17 @@ def test_medians_ratios_and_targets_are_computed_from_the_timings(tiny_run):
         assert target["value"] == pytest.approx(medians[key_a] / medians[key_b])
         config = next(c for c in results["configs"] if (c["batch_size"], c["dtype"])
                       == (target["batch_size"], target["dtype"]))
-        limit = config["matmul_limit"]
-        times = lambda name: (limit["runs"][limit["how"]]["seconds"] if name == "matmul_limit"
-                              else config["candidates"][name]["seconds"])
-        paired = [x / y for x, y in zip(times(a), times(b))]
+        paired = [x / y for x, y in zip(_seconds(config, a), _seconds(config, b))]
         assert target["per_repeat_range"] == pytest.approx([min(paired), max(paired)])
         holds = (target["value"] <= target["bound"] if target["comparison"] == "<="
                  else target["value"] >= target["bound"])
         assert target["met"] is holds
+
+
+def _seconds(config, name):
+    limit = config["matmul_limit"]
+    return (limit["runs"][limit["how"]]["seconds"] if name == "matmul_limit"
+            else config["candidates"][name]["seconds"])
 
 
 def test_table_shows_each_candidate_and_each_target_verdict(tiny_run):
@@ -201,7 +204,9 @@ def test_markdown_tables_are_redrawn_from_the_saved_results(tiny_run, capsys):
         row = next(line for line in text.splitlines() if line.startswith(f"| {target['text']}"))
         if target["value"] is not None:
             low, high = target["per_repeat_range"]
-            assert f"{target['value']:.2f} (" in row and f"; {low:.2f}-{high:.2f} per repeat)" in row
+            assert f"{target['value']:.2f} (" in row and f"; {low:.2f}-{high:.2f} per repeat" in row
+            if target["at_matmul_limit"] is not None:
+                assert f"; at the matmul limit {target['at_matmul_limit']:.2f})" in row
 
 
 def test_markdown_refuses_a_file_that_is_not_bench_results(tmp_path, capsys):
