@@ -54,9 +54,9 @@ FAULTS = textwrap.dedent("""
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's; elsewhere tune_malloc does nothing")
 def test_tuned_autodiff_steps_reuse_their_memory_instead_of_faulting_it_in():
-    # Untuned, glibc maps and unmaps each step's larger arrays: 562 faults a
-    # step here (809 with a 64 KiB threshold). Tuned, the heap keeps them;
-    # about one page a step is still new (Python's own small objects).
+    # Untuned, glibc maps and unmaps each step's larger arrays and faults
+    # hundreds of pages in a step. Tuned, the heap keeps them; about one page
+    # a step is still new (Python's own small objects).
     out = subprocess.run([sys.executable, "-c", FAULTS], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out[0] == "True"
