@@ -215,3 +215,124 @@ def test_markdown_refuses_a_file_that_is_not_bench_results(tmp_path, capsys):
     assert main(["bench", "--markdown", str(other)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not the results of 'twinprop bench'" in err
+
+
+# Each bad option: (arguments, words the one-line error must hold). The timing
+# functions are replaced by ones that fail, so a check that came too late (or
+# not at all) shows as a failure here, not as a long run.
+BAD_OPTIONS = [
+    (["--samples", "500000"], "--samples 500000 is outside 1..60,000"),
+    (["--samples", "100"], "--samples 100 is below the batch size 250"),
+    (["--repeats", "1000"], "--repeats 1000 is outside 1..100"),
+    (["--repeats", "0"], "0 must be a positive whole number"),
+    (["--threads", "4096"], "--threads 4096 is outside 1.."),
+    (["--batch-sizes", "250", "250"], "--batch-sizes 250 250 repeats a size"),
+    (["--batch-sizes", "100000"], "--samples 15000 is below the batch size 100000"),
+    (["--steps", "70000"], "--steps 70000 is outside 1..15000"),
+    (["--dtypes", "float64", "float64"], "--dtypes float64 float64"),
+    (["--markdown", "a.json", "--out", "b.json"], "leave out --out and --json"),
+    (["--profile-autodiff", "--samples", "100"], "--samples is not used by --profile-autodiff"),
+    (["--profile-autodiff", "--batch-sizes", "5000"], "more than an epoch (60,000)"),
+    (["--profile-autodiff", "--repeats", "500"], "--repeats 500 is outside 1..100"),
+    (["--profile-autodiff", "--threads", "4096"], "--threads 4096 is outside 1.."),
+]
+
+
+@pytest.fixture
+def nothing_is_timed(monkeypatch):
+    from compare.cli import bench as bench_cli
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("timing started before the options were checked")
+
+    monkeypatch.setattr(bench_cli, "run_bench", refuse)
+    monkeypatch.setattr(bench_cli, "profile_autodiff", refuse)
+
+
+@pytest.mark.parametrize("argv, words", BAD_OPTIONS, ids=[" ".join(a) for a, _ in BAD_OPTIONS])
+def test_every_option_is_checked_before_timing_in_one_line(argv, words, nothing_is_timed,
+                                                           capsys):
+    try:
+        status = main(["bench", "--quick", *argv])
+    except SystemExit as exit_:            # argparse's own checks (types, choices) exit
+        status = exit_.code
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("twinprop") and "error:" in err and words in err
+
+
+@pytest.mark.parametrize("where", ["a folder", "under a file", "read-only folder"])
+def test_an_unusable_out_is_refused_before_timing(where, tmp_path, nothing_is_timed, capsys):
+    if where == "a folder":
+        out = tmp_path
+    elif where == "under a file":
+        (tmp_path / "file").write_text("x")
+        out = tmp_path / "file" / "bench.json"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root may write into any folder")
+        folder = tmp_path / "ro"
+        folder.mkdir(mode=0o500)
+        out = folder / "bench.json"
+    for mode in ([], ["--profile-autodiff"]):
+        assert main(["bench", "--quick", *mode, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("twinprop: error: --out")
+
+
+def test_the_ratio_at_the_matmul_limit_replaces_the_twin_by_the_limit(tiny_run):
+    results = tiny_run[0]
+    by_key = {(c["batch_size"], c["dtype"]): c for c in results["configs"]}
+    checked = 0
+    for target in results["targets"]:
+        a, b = target["ratio"].split("/")
+        if target["value"] is None or not {a, b} & {"numpy_script", "torch_eager"}:
+            assert target["at_matmul_limit"] is None
+            continue
+        config = by_key[(target["batch_size"], target["dtype"])]
+        limit, medians = config["matmul_limit"]["seconds"], config["candidates"]
+        expected = (limit / medians[b]["median"] if a == "buffered"
+                    else medians[a]["median"] / limit)
+        assert target["at_matmul_limit"] == pytest.approx(expected)
+        checked += 1
+    assert checked >= 2
+
+
+def test_blas_threads_are_set_and_read_through_threadpoolctl():
+    from threadpoolctl import threadpool_info
+
+    from compare.bench import blas
+
+    before = blas.blas_threads()
+    assert before == max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+    try:
+        assert blas.set_blas_threads(1) is True
+        assert blas.blas_threads() == 1
+        assert blas.blas_info()["threads"] == 1
+    finally:
+        blas.set_blas_threads(before)
+    assert blas.blas_threads() == before
+
+
+def test_no_controllable_blas_is_a_one_line_error(monkeypatch):
+    from compare.bench import blas
+    from compare.common.errors import ConfigError
+
+    class NoBlas:
+        lib_controllers: list = []
+
+        def select(self, **kwargs):
+            return self
+
+        def info(self):
+            return []
+
+        def limit(self, **kwargs):
+            raise AssertionError("nothing to limit")
+
+    monkeypatch.setattr(blas, "ThreadpoolController", NoBlas)
+    assert blas.blas_threads() is None and blas.blas_info()["core"] is None
+    blas.require_blas_threads(None)                  # nothing asked: nothing to refuse
+    with pytest.raises(ConfigError, match="could not set numpy's BLAS to 2 threads"):
+        blas.require_blas_threads(2)
