@@ -195,6 +195,10 @@ def test_markdown_tables_are_redrawn_from_the_saved_results(tiny_run, capsys):
     text = capsys.readouterr().out
     threads = results["machine"]["numpy_blas_threads"]
     assert f"each cell is {threads} BLAS thread" in text
+    other = results["machine"]["other_cpus_during_run"]
+    runs = [line for line in text.splitlines() if line.startswith(f"- {threads} BLAS thread")]
+    assert len(runs) == 2 and all(f"other work during the timed runs: {other:.2f} CPUs" in line
+                                  for line in runs)
     for config in results["configs"]:
         fast = f"{config['candidates']['buffered']['median']:.3g}"
         row = next(line for line in text.splitlines()

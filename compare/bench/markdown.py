@@ -3,7 +3,9 @@
 ``twinprop bench --markdown A.json [B.json ...]`` redraws the tables without
 timing anything: each cell holds one value per results file, in the order
 given ("A / B"), and each file is labelled by its BLAS thread count. A
-target's cell also gives the range of the ratio within single repeats.
+list first says what each file ran on and how much other work shared its
+CPUs; a target's cell also gives the range of the ratio within single
+repeats.
 """
 
 import json
@@ -44,12 +46,28 @@ def _label(results: dict[str, Any]) -> str:
     return f"{threads} BLAS thread{'s' if threads != 1 else ''}"
 
 
+def _run_line(results: dict[str, Any]) -> str:
+    """One list item: what a results file ran on, and the other work during its timed runs."""
+    m, cfg = results["machine"], results["config"]
+    blas = m["blas"]
+    torch = f"PyTorch {m['torch']['version']}" if m.get("torch") else "no PyTorch"
+    other, stolen = m.get("other_cpus_during_run"), m.get("stolen_cpus_during_run")
+    others = ("not measured" if other is None else
+              f"{other:.2f} CPUs by other processes, {stolen or 0.0:.2f} stolen")
+    return (f"- {_label(results)}: {m['cpu']}, {m['cpu_count']} CPUs; numpy {m['numpy']} on "
+            f"{blas.get('name') or 'unknown BLAS'} {blas.get('version') or ''}".rstrip()
+            + (f" ({blas['core']})" if blas.get("core") else "")
+            + f"; {torch}; median of {cfg['repeats']} repeats; other work during the timed "
+            f"runs: {others}")
+
+
 def markdown_tables(all_results: list[dict[str, Any]]) -> str:
     """The median-seconds table and the targets table (str), one value per results dict."""
     labels = " / ".join(_label(r) for r in all_results)
     keys = [(c["batch_size"], c["dtype"]) for c in all_results[0]["configs"]]
     by_key = [{(c["batch_size"], c["dtype"]): c for c in r["configs"]} for r in all_results]
-    lines = [f"Median seconds per epoch; each cell is {labels}:", "",
+    lines = ["Runs:", *(_run_line(r) for r in all_results), "",
+             f"Median seconds per epoch; each cell is {labels}:", "",
              "| configuration | " + " | ".join(t for _, t in COLUMNS) + " | matmul limit |",
              "|---" * (len(COLUMNS) + 2) + "|"]
     for key in keys:
