@@ -22,7 +22,7 @@ rows of every buffer), n_k = ``sizes[k]``, K = number of layers.
 import numpy as np
 from numpy.typing import NDArray
 
-from manual.activations import Activation
+from manual.activations import Activation, Into
 from manual.workspace_one import OneSample
 
 Params = list[tuple[NDArray, NDArray]]
@@ -45,6 +45,7 @@ class Workspace:
                  dtype: np.dtype) -> None:
         self.sizes = list(sizes)
         self.act = activation
+        self.fn_into, self.deriv_into = in_place_forms(activation)
         self.capacity = B = capacity
         self.dtype = dt = np.dtype(dtype)
         widths, hidden = self.sizes[1:], self.sizes[1:-1]
@@ -98,7 +99,7 @@ class Workspace:
             if k == last:
                 break
             x = self.a[k][:B]
-            self.act.fn_into(z, x, self.keep[k][:B])            # x_{k+1} = g(z_k)
+            self.fn_into(z, x, self.keep[k][:B])                # x_{k+1} = g(z_k)
 
         # Softmax cross-entropy by log-sum-exp, L = -(1/B) sum_i log softmax(s_i)[y_i]
         logits, P, rows = z, self.dz[last][:B], self.rows[:B]
@@ -128,8 +129,16 @@ class Workspace:
             dA = self.dA[k - 1][:B]
             np.matmul(dz, W.T, out=dA)                          # dA_k = dz_k W_k^T
             dz = self.dz[k - 1][:B]
-            self.act.deriv_into(self.z[k - 1][:B], self.keep[k - 1][:B], dz)   # g'(z_{k-1})
+            self.deriv_into(self.z[k - 1][:B], self.keep[k - 1][:B], dz)   # g'(z_{k-1})
             np.multiply(dz, dA, out=dz)                         # dz_{k-1} = dA_k g'(z_{k-1})
+
+
+def in_place_forms(act: Activation) -> tuple[Into, Into]:
+    """The activation's ``fn_into`` and ``deriv_into`` (Activation fills both when made)."""
+    fn_into, deriv_into = act.fn_into, act.deriv_into
+    if fn_into is None or deriv_into is None:
+        raise TypeError(f"activation {act.name!r} has no in-place forms")
+    return fn_into, deriv_into
 
 
 def _read_only(array: NDArray) -> NDArray:

@@ -41,7 +41,7 @@ class OneSample:
     """Views into a capacity-1 :class:`manual.workspace.Workspace`'s buffers."""
 
     def __init__(self, ws: Workspace) -> None:
-        self.act = ws.act
+        self.fn_into, self.deriv_into = ws.fn_into, ws.deriv_into
         self.last = len(ws.sizes) - 2                           # index of the output layer
         self.z, self.a, self.keep = ws.z, ws.a, ws.keep         # rows (1, n)
         self.dz, self.dA, self.dW = ws.dz, ws.dA, ws.dW         # dA[k - 1] = dA_k
@@ -56,14 +56,14 @@ class OneSample:
             X: (1, n_0) the sample.
             label: int, its class y.
         """
-        act, last = self.act, self.last
+        fn_into, deriv_into, last = self.fn_into, self.deriv_into, self.last
         x = X
         for k in range(last):
             W, b = params[k]
             z, a = self.z[k], self.a[k]
             np.dot(x, W, out=z)
             np.add(z, b, out=z)                                 # z_k = x_k W_k + b_k
-            act.fn_into(z, a, self.keep[k])                     # x_{k+1} = g(z_k)
+            fn_into(z, a, self.keep[k])                         # x_{k+1} = g(z_k)
             x = a
         W, b = params[last]
         np.dot(x, W, out=self.z[last])
@@ -86,7 +86,7 @@ class OneSample:
             dA = self.dA[k - 1]
             np.dot(dz, params[k][0].T, out=dA)                  # dA_k = dz_k W_k^T
             dz = self.dz[k - 1]
-            act.deriv_into(self.z[k - 1], self.keep[k - 1], dz)  # g'(z_{k-1})
+            deriv_into(self.z[k - 1], self.keep[k - 1], dz)     # g'(z_{k-1})
             np.multiply(dz, dA, out=dz)                         # dz_{k-1} = dA_k g'(z_{k-1})
         np.dot(X.T, self.dz[0], out=self.dW[0])                 # dW_0 = x_0^T dz_0
         return math.log(total) - shifted_at_label
