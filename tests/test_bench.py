@@ -340,3 +340,20 @@ def test_no_controllable_blas_is_a_one_line_error(monkeypatch):
     blas.require_blas_threads(None)                  # nothing asked: nothing to refuse
     with pytest.raises(ConfigError, match="could not set numpy's BLAS to 2 threads"):
         blas.require_blas_threads(2)
+
+
+def test_candidates_take_the_batches_in_slices_in_turn_each_batch_once():
+    calls = []
+    runs = {name: (lambda part, name=name: calls.append((name, [int(i[0]) for i in part])))
+            for name in ("a", "b", "c")}
+    setup = {"runs": runs, **{key: {name: [] for name in runs}
+                              for key in ("times", "cpu", "rss_after", "rss_delta")}}
+    batches = [np.array([i]) for i in range(40)]
+    bench._time_in_slices(setup, batches, 2.0)
+    assert len(calls) == 3 * bench.SLICES
+    for name in runs:
+        seen = [i for who, part in calls if who == name for i in part]
+        assert seen == list(range(40))                 # every batch once, in order
+    firsts = [calls[3 * s][0] for s in range(bench.SLICES)]
+    assert firsts[:3] == ["a", "b", "c"]               # the order rotates
+    assert all(len(setup["times"][name]) == 1 and setup["times"][name][0] >= 0 for name in runs)

@@ -4,10 +4,12 @@ For every (batch size, dtype) the candidates are: every registered twin
 (compare.twins.TWINS), each stepped exactly as the trainer steps it; a plain
 numpy backprop script as a student writes it (compare.bench.script);
 PyTorch eager when installed; and the bare matrix products of the same steps
-(the "matmul limit"). One repeat runs
-every candidate of every configuration once, round-robin, so slow phases of a
-shared machine fall on all of them alike; medians and min-max are taken over
-repeats.
+(the "matmul limit"). One repeat runs every candidate of every
+configuration once over the same batches, and within a configuration in
+``SLICES`` slices taken in turn (the order rotating from slice to slice), so
+that a slow phase of a shared machine, seconds long, falls on all candidates
+alike rather than on the one that happened to run then; medians and min-max
+are taken over repeats.
 
 All times are seconds per epoch of ``EPOCH_SAMPLES`` samples. A timed run
 covers ``samples`` samples at batch sizes > 1 and ``steps`` steps at batch 1
@@ -47,6 +49,8 @@ LABELS = {
     "matmul_limit": "matmul limit (np.matmul only)",
 }
 CANDIDATES = tuple(LABELS)
+# slices of a timed run, taken in turn by the candidates of a configuration
+SLICES = 16
 
 
 def rss_mb() -> float | None:
@@ -147,28 +151,54 @@ def run_bench(cfg: BenchConfig,
             batches, scale = _timed_batches(cfg, cfg.samples, setup["batch_size"], repeat)
             setup["scale"] = scale
             setup["timed_samples"] = sum(len(idx) for idx in batches)
-            for name, run in setup["runs"].items():
-                before = rss_mb()
-                wall, cpu = time.perf_counter(), time.process_time()
-                run(batches)
-                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-                after = rss_mb()
-                setup["times"][name].append(wall * scale)
-                setup["cpu"][name].append(cpu * scale)
-                setup["rss_after"][name].append(after)
-                setup["rss_delta"][name].append(
-                    None if after is None or before is None else after - before)
+            _time_in_slices(setup, batches, scale)
         say(f"repeat {repeat + 1}/{cfg.repeats} done ({time.time() - started:.0f} s)")
 
     machine["load_average_after"] = load_average()
     machine.update(others.stop())
     configs = [_summarise(cfg, setup) for setup in setups]
     memory = {"peak_rss_mb": peak_rss_mb(),
-              "note": "rss_delta_mb: resident memory after minus before each timed run; "
-                      "a flat path adds nothing after its first run"}
+              "note": "rss_delta_mb: resident memory after minus before each timed run "
+                      "(summed over its slices); a flat path adds nothing after its first run"}
     return {"schema": 1, "command": "twinprop bench", "config": _config_dict(cfg),
             "machine": machine, "data": DATA_NOTE, "configs": configs, "memory": memory,
             "targets": evaluate_targets(configs), "seconds_total": time.time() - started}
+
+
+def _time_in_slices(setup: dict[str, Any], batches: list[NDArray[np.int64]],
+                    scale: float) -> None:
+    """Run every candidate of ``setup`` over ``batches``, slice by slice in turn.
+
+    Appends to the setup's lists each candidate's wall and CPU seconds over
+    all slices, times ``scale``; its resident memory after its last slice;
+    and the sum over slices of resident memory after minus before (None
+    without /proc).
+    """
+    runs = setup["runs"]
+    names = list(runs)
+    wall = dict.fromkeys(names, 0.0)
+    cpu = dict.fromkeys(names, 0.0)
+    delta: dict[str, float | None] = dict.fromkeys(names, 0.0)
+    after: dict[str, float | None] = dict.fromkeys(names)
+    bounds = np.linspace(0, len(batches), min(SLICES, len(batches)) + 1).round().astype(int)
+    for i, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+        part = batches[start:stop]
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            before = rss_mb()
+            w, c = time.perf_counter(), time.process_time()
+            runs[name](part)
+            w, c = time.perf_counter() - w, time.process_time() - c
+            after[name] = rss_mb()
+            wall[name] += w
+            cpu[name] += c
+            now, was = after[name], delta[name]
+            delta[name] = None if now is None or before is None or was is None else (
+                was + now - before)
+    for name in names:
+        setup["times"][name].append(wall[name] * scale)
+        setup["cpu"][name].append(cpu[name] * scale)
+        setup["rss_after"][name].append(after[name])
+        setup["rss_delta"][name].append(delta[name])
 
 
 def _summarise(cfg: BenchConfig, setup: dict[str, Any]) -> dict[str, Any]:
