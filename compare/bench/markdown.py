@@ -12,11 +12,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from compare.bench.report import ORDER
 from compare.bench.targets import at_matmul_limit, per_repeat_range
 from compare.common.errors import ConfigError
 
-COLUMNS = (("buffered", "buffered"), ("manual", "manual"), ("autodiff", "autodiff"),
-           ("numpy_script", "numpy script"), ("torch_eager", "PyTorch eager"))
+COLUMNS = tuple((name, {"numpy_script": "numpy script", "torch_eager": "PyTorch eager"}
+                   .get(name, name)) for name in ORDER)
 
 
 def load_results(paths: Sequence[str]) -> list[dict[str, Any]]:

@@ -2,9 +2,13 @@
 
 from typing import Any
 
+from compare.twins import TWINS
+
 Results = dict[str, Any]
 
-ORDER = ("buffered", "manual", "autodiff", "numpy_script", "torch_eager")
+# the twins (the buffered twin, which the targets measure, first), then the yardsticks
+ORDER = ("buffered", *[name for name in TWINS if name != "buffered"],
+         "numpy_script", "torch_eager")
 # A 1-minute load average from this much on means other work shared the CPUs
 # (used only where the CPUs' own counters are missing).
 BUSY_LOAD = 1.0
