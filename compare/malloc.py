@@ -7,9 +7,9 @@ such a block is freed) with fresh pages from the kernel and hands them back
 on free, and it trims the top of its heap back to the kernel once more than
 ``M_TRIM_THRESHOLD`` lies free there. Either way the next step's arrays are
 faulted in again page by page: a batch-250 step of the autodiff twin makes a
-dozen arrays of 200 KB to 1.5 MB, and in some processes the zero-filled
-gradients alone cost 1.7 ms of a 7 ms step (``twinprop bench
---profile-autodiff``, "accumulating gradients"), in others 0.1 ms.
+dozen layer- and weight-sized arrays, and how often they are faulted in
+depends on what the process allocated before (``twinprop bench
+--profile-autodiff`` shows it under "accumulating gradients").
 
 :func:`tune_malloc` fixes both thresholds once for the whole process: blocks
 up to ``MMAP_THRESHOLD`` come from the heap, and up to ``TRIM_THRESHOLD`` of
@@ -22,6 +22,8 @@ measure the difference). Elsewhere than glibc it does nothing and says why.
 import ctypes
 import ctypes.util
 import os
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from compare.common.errors import ConfigError
 
@@ -34,10 +36,10 @@ TRIM_THRESHOLD = 128 << 20
 ENV = "TWINPROP_MALLOC"
 
 # What the last tune_malloc() did (reported by twinprop bench).
-state = {"tuned": False, "why": "tune_malloc() not called"}
+state: dict[str, Any] = {"tuned": False, "why": "tune_malloc() not called"}
 
 
-def tune_malloc(environ=None):
+def tune_malloc(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Set glibc's mmap and trim thresholds for this process, once.
 
     Args:
@@ -64,20 +66,21 @@ def tune_malloc(environ=None):
     return _record(tuned=True, mmap_threshold=MMAP_THRESHOLD, trim_threshold=TRIM_THRESHOLD)
 
 
-def _record(**now):
+def _record(**now: Any) -> dict[str, Any]:
     """Replace the contents of :data:`state` (in place: importers keep seeing it)."""
     state.clear()
     state.update(now)
     return dict(state)
 
 
-def _glibc_mallopt():
+def _glibc_mallopt() -> Callable[[int, int], int] | None:
     """glibc's ``int mallopt(int, int)``, or None where there is none."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         function = libc.mallopt
-        libc.gnu_get_libc_version       # only glibc has this: musl's mallopt is a stub
     except (OSError, AttributeError):
+        return None
+    if not hasattr(libc, "gnu_get_libc_version"):   # only glibc has it: musl's mallopt is a stub
         return None
     function.argtypes = (ctypes.c_int, ctypes.c_int)
     function.restype = ctypes.c_int

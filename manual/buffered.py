@@ -18,13 +18,13 @@ from numpy.typing import NDArray
 
 from compare.common.validate import check_input, check_labels
 from manual.activations import ACTIVATIONS, Activation, get_activation
-from manual.workspace import Params, Workspace
+from manual.workspace import Params, Workspace, in_place_forms
 
 ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
 
-# (sizes, activation, dtype, batch == 1) -> the workspace of the largest
-# batch seen, most recently used last; a few networks at a time is plenty
-# (training uses one), and the bound keeps a long property test from
+# (weight shapes, activation, dtype, batch == 1) -> the workspace of the
+# largest batch seen, most recently used last; a few networks at a time is
+# plenty (training uses one), and the bound keeps a long property test from
 # holding a workspace for every network it ever tried.
 _workspaces: OrderedDict[tuple, Workspace] = OrderedDict()
 _KEEP = 8
@@ -33,13 +33,16 @@ _KEEP = 8
 def _workspace(params: Params, activation: Activation, batch: int) -> Workspace:
     """The workspace for these parameters, with room for ``batch`` rows.
 
-    Batch 1 runs on a path of its own (1-D views), so it has its own workspace.
+    Batch 1 runs on a path of its own (views made once), so it has its own
+    workspace. The key is made of what is at hand (shapes, the dtype object),
+    since it is made at every call.
     """
-    sizes = (params[0][0].shape[0], *[W.shape[1] for W, _ in params])
-    key = (sizes, activation, params[0][0].dtype.str, batch == 1)
+    W0 = params[0][0]
+    key = (tuple([W.shape for W, _ in params]), activation, W0.dtype, batch == 1)
     ws = _workspaces.get(key)
     if ws is None or ws.capacity < batch:
-        ws = _workspaces[key] = Workspace(list(sizes), activation, batch, params[0][0].dtype)
+        sizes = [W0.shape[0], *[W.shape[1] for W, _ in params]]
+        ws = _workspaces[key] = Workspace(sizes, activation, batch, W0.dtype)
         if len(_workspaces) > _KEEP:
             _workspaces.popitem(last=False)
     _workspaces.move_to_end(key)
@@ -74,7 +77,7 @@ def forward(params: Params, X: NDArray, activation: str | Activation = "tanh") -
     Returns:
         (B, n_K) logits (a new array), the dtype of the parameters.
     """
-    act = get_activation(activation)
+    fn_into = in_place_forms(get_activation(activation))[0]
     x = check_input(params, X)
     for k, (W, b) in enumerate(params):
         z = x @ W
@@ -82,5 +85,5 @@ def forward(params: Params, X: NDArray, activation: str | Activation = "tanh") -
         if k == len(params) - 1:
             return z
         x = np.empty_like(z)
-        act.fn_into(z, x, np.empty_like(z))                     # x_{k+1} = g(z_k)
+        fn_into(z, x, np.empty_like(z))                         # x_{k+1} = g(z_k)
     raise AssertionError("unreachable: the last layer returns")

@@ -22,7 +22,7 @@ rows of every buffer), n_k = ``sizes[k]``, K = number of layers.
 import numpy as np
 from numpy.typing import NDArray
 
-from manual.activations import Activation
+from manual.activations import Activation, Into
 from manual.workspace_one import OneSample
 
 Params = list[tuple[NDArray, NDArray]]
@@ -37,13 +37,15 @@ class Workspace:
         keep: what the activation's derivative needs from its forward pass.
         dz:   dz_k; dz_{K-1} first holds softmax(s).
         dA:   dA_k for k >= 1 (dA_0, the gradient at the data, is never needed).
-        dW, db: (n_k, n_{k+1}) and (n_{k+1},), the gradients returned.
+        dW, db: (n_k, n_{k+1}) and (n_{k+1},), the gradients returned (at
+              capacity 1, db_k is a view of dz_k's row).
     """
 
     def __init__(self, sizes: list[int], activation: Activation, capacity: int,
                  dtype: np.dtype) -> None:
         self.sizes = list(sizes)
         self.act = activation
+        self.fn_into, self.deriv_into = in_place_forms(activation)
         self.capacity = B = capacity
         self.dtype = dt = np.dtype(dtype)
         widths, hidden = self.sizes[1:], self.sizes[1:-1]
@@ -53,7 +55,9 @@ class Workspace:
         self.dz = [np.zeros((B, n), dt) for n in widths]
         self.dA = [np.zeros((B, n), dt) for n in widths[:-1]]
         self.dW = [np.zeros((m, n), dt) for m, n in zip(self.sizes[:-1], widths)]
-        self.db = [np.zeros(n, dt) for n in widths]
+        # db_k = dz_k at batch 1: there the bias gradients are the dz_k rows
+        self.db = ([dz[0] for dz in self.dz] if B == 1 else
+                   [np.zeros(n, dt) for n in widths])
         self.row_max = np.zeros((B, 1), dt)
         self.row_sum = np.zeros((B, 1), dt)
         self.rows = np.arange(B)
@@ -78,7 +82,7 @@ class Workspace:
             workspace's buffers, overwritten by its next call.
         """
         if self.one is not None:
-            return self.one.loss_and_grads(params, X[0], int(y[0])), self.grads
+            return self.one.loss_and_grads(params, X, int(y[0])), self.grads
         B = len(X)
         loss = self._forward_loss(params, X, y, B)
         self._backward(params, X, B)
@@ -95,7 +99,7 @@ class Workspace:
             if k == last:
                 break
             x = self.a[k][:B]
-            self.act.fn_into(z, x, self.keep[k][:B])            # x_{k+1} = g(z_k)
+            self.fn_into(z, x, self.keep[k][:B])                # x_{k+1} = g(z_k)
 
         # Softmax cross-entropy by log-sum-exp, L = -(1/B) sum_i log softmax(s_i)[y_i]
         logits, P, rows = z, self.dz[last][:B], self.rows[:B]
@@ -109,7 +113,7 @@ class Workspace:
 
         np.multiply(row_sum, B, out=row_sum)
         np.divide(P, row_sum, out=P)                            # softmax(s) / B
-        P[rows, y] -= 1 / B                                     # dA_K = L' / B = (softmax(s) - y) / B
+        P[rows, y] -= 1 / B                                     # dA_K = (softmax(s) - y) / B
         return loss
 
     def _backward(self, params: Params, X: NDArray, B: int) -> None:
@@ -125,8 +129,16 @@ class Workspace:
             dA = self.dA[k - 1][:B]
             np.matmul(dz, W.T, out=dA)                          # dA_k = dz_k W_k^T
             dz = self.dz[k - 1][:B]
-            self.act.deriv_into(self.z[k - 1][:B], self.keep[k - 1][:B], dz)   # g'(z_{k-1})
+            self.deriv_into(self.z[k - 1][:B], self.keep[k - 1][:B], dz)   # g'(z_{k-1})
             np.multiply(dz, dA, out=dz)                         # dz_{k-1} = dA_k g'(z_{k-1})
+
+
+def in_place_forms(act: Activation) -> tuple[Into, Into]:
+    """The activation's ``fn_into`` and ``deriv_into`` (Activation fills both when made)."""
+    fn_into, deriv_into = act.fn_into, act.deriv_into
+    if fn_into is None or deriv_into is None:
+        raise TypeError(f"activation {act.name!r} has no in-place forms")
+    return fn_into, deriv_into
 
 
 def _read_only(array: NDArray) -> NDArray:

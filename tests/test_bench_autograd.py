@@ -7,6 +7,8 @@ left exactly as it was (and computes the same gradients while timed).
 
 import json
 from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
 
 import autograd.core as core
 import numpy as np
@@ -25,11 +27,11 @@ TINY = ProfileConfig(sizes=(12, 6, 3), batch_size=8, steps=3, repeats=2)
 
 
 @pytest.fixture(scope="module")
-def profile():
+def profile() -> dict[str, Any]:
     return profile_autodiff(TINY)
 
 
-def test_every_rule_of_the_step_is_timed_and_named(profile):
+def test_every_rule_of_the_step_is_timed_and_named(profile: dict[str, Any]) -> None:
     names = {rule["primitive"] for rule in profile["rules"]}
     assert {"matmul", "tanh", "clip", "add"} <= names
     matmul = next(rule for rule in profile["rules"] if rule["primitive"] == "matmul")
@@ -39,7 +41,7 @@ def test_every_rule_of_the_step_is_timed_and_named(profile):
                                                          reverse=True)
 
 
-def test_derived_numbers_come_from_the_measured_ones(profile):
+def test_derived_numbers_come_from_the_measured_ones(profile: dict[str, Any]) -> None:
     rules = sum(rule["ms"] for rule in profile["rules"])
     assert profile["rules_ms"] == pytest.approx(rules)
     assert profile["floor_ms"] == pytest.approx(profile["forward_ms"] + rules)
@@ -59,14 +61,15 @@ def test_derived_numbers_come_from_the_measured_ones(profile):
     assert profile["buffered_ms"] == pytest.approx(np.median(profile["times_ms"]["buffered"]))
 
 
-def test_autograd_is_restored_and_computes_the_same_gradients_while_timed():
+def test_autograd_is_restored_and_computes_the_same_gradients_while_timed() -> None:
     makers, add = dict(core.primitive_vjps), core.add_outgrads
     rng = np.random.default_rng(0)
     params = [(rng.standard_normal((5, 4)), rng.standard_normal(4)),
               (rng.standard_normal((4, 3)), rng.standard_normal(3))]
     X, y = rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
     plain = autodiff.loss_and_grads(params, X, y, "sigmoid")
-    seconds, calls = defaultdict(float), Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
+    calls: Counter[str] = Counter()
     with timed_rules(seconds, calls):
         timed = autodiff.loss_and_grads(params, X, y, "sigmoid")
     assert calls[ACCUMULATE] > 0 and calls["logaddexp"] == 1
@@ -81,7 +84,7 @@ def test_autograd_is_restored_and_computes_the_same_gradients_while_timed():
     assert core.primitive_vjps == makers and core.add_outgrads is add
 
 
-def test_cli_prints_json_and_writes_it(tmp_path, capsys):
+def test_cli_prints_json_and_writes_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "profile.json"
     status = main(["bench", "--profile-autodiff", "--quick", "--steps", "2", "--repeats", "1",
                    "--dtypes", "float32", "--json", "--out", str(out)])

@@ -12,19 +12,19 @@ from compare.common.errors import ConfigError
 GLIBC = malloc._glibc_mallopt() is not None
 
 
-def test_default_leaves_malloc_alone_and_says_so():
+def test_default_leaves_malloc_alone_and_says_so() -> None:
     assert malloc.tune_malloc({"TWINPROP_MALLOC": "default"}) == {
         "tuned": False, "why": "TWINPROP_MALLOC=default"}
     assert malloc.state["tuned"] is False
 
 
-def test_an_unknown_setting_is_a_one_line_error_naming_the_way_out():
+def test_an_unknown_setting_is_a_one_line_error_naming_the_way_out() -> None:
     with pytest.raises(ConfigError, match="TWINPROP_MALLOC='off' is neither .*unset it"):
         malloc.tune_malloc({"TWINPROP_MALLOC": "off"})
 
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's; elsewhere tune_malloc does nothing")
-def test_tuning_records_the_thresholds_it_set():
+def test_tuning_records_the_thresholds_it_set() -> None:
     assert malloc.tune_malloc({}) == {"tuned": True, "mmap_threshold": malloc.MMAP_THRESHOLD,
                                       "trim_threshold": malloc.TRIM_THRESHOLD}
     assert malloc.state["tuned"] is True
@@ -53,10 +53,10 @@ FAULTS = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's; elsewhere tune_malloc does nothing")
-def test_tuned_autodiff_steps_reuse_their_memory_instead_of_faulting_it_in():
-    # Untuned, glibc maps and unmaps each step's larger arrays: 562 faults a
-    # step here (809 with a 64 KiB threshold). Tuned, the heap keeps them;
-    # about one page a step is still new (Python's own small objects).
+def test_tuned_autodiff_steps_reuse_their_memory_instead_of_faulting_it_in() -> None:
+    # Untuned, glibc maps and unmaps each step's larger arrays and faults
+    # hundreds of pages in a step. Tuned, the heap keeps them; about one page
+    # a step is still new (Python's own small objects).
     out = subprocess.run([sys.executable, "-c", FAULTS], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out[0] == "True"

@@ -27,24 +27,28 @@ times come from the plain ones.
 
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from compare.bench.candidates import fresh_params
+from compare.bench.config import DTYPES, EPOCH_SAMPLES, check_repeats
 from compare.bench.run import synthetic_data
+from compare.bench.targets import target
 from compare.common.errors import ConfigError
 
-# The goal for autodiff / buffered at batch 250 (compare.bench.targets).
-TARGET_RATIO = 1.3
+# The goal the profile is read against: autodiff / buffered at batch 250, float64.
+TARGET_RATIO = target("b250_f64_autodiff_vs_buffered").bound
 
 
 @dataclass(frozen=True)
 class ProfileConfig:
     """One profiled network: ``steps`` SGD steps per timed run, ``repeats`` runs."""
 
-    sizes: tuple = (784, 100, 10)
+    sizes: tuple[int, ...] = (784, 100, 10)
     activation: str = "tanh"
     batch_size: int = 250
     dtype: str = "float64"
@@ -54,7 +58,27 @@ class ProfileConfig:
     seed: int = 0
 
 
-def _autograd_core():
+def check_profile_config(cfg: ProfileConfig) -> None:
+    """Refuse a profile outside its domain, before anything is timed.
+
+    Its data is ``batch_size * steps`` samples, at most an epoch.
+
+    Raises:
+        ConfigError: one line naming the setting and the way out.
+    """
+    check_repeats(cfg.repeats)
+    if cfg.dtype not in DTYPES:
+        raise ConfigError(f"dtype {cfg.dtype!r} is not one of {', '.join(DTYPES)}")
+    if cfg.batch_size < 1 or cfg.steps < 1:
+        raise ConfigError(f"batch size {cfg.batch_size} and --steps {cfg.steps} must both be "
+                          "at least 1")
+    if cfg.batch_size * cfg.steps > EPOCH_SAMPLES:
+        raise ConfigError(f"batch {cfg.batch_size} x --steps {cfg.steps} = "
+                          f"{cfg.batch_size * cfg.steps:,} samples, more than an epoch "
+                          f"({EPOCH_SAMPLES:,}); give fewer --steps or a smaller batch")
+
+
+def _autograd_core() -> Any:
     """autograd.core, checked for the two hooks the profile wraps."""
     import autograd.core as core
 
@@ -67,7 +91,7 @@ def _autograd_core():
 
 
 @contextmanager
-def timed_rules(seconds, calls):
+def timed_rules(seconds: defaultdict[str, float], calls: Counter[str]) -> Iterator[None]:
     """Time every VJP autograd evaluates, and every gradient accumulation, while open.
 
     Args:
@@ -78,11 +102,11 @@ def timed_rules(seconds, calls):
     core = _autograd_core()
     makers, add_outgrads = dict(core.primitive_vjps), core.add_outgrads
 
-    def wrap(name, maker):
-        def make(argnums, ans, args, kwargs):
+    def wrap(name: str, maker: Callable[..., Any]) -> Callable[..., Any]:
+        def make(argnums: Any, ans: Any, args: Any, kwargs: Any) -> Callable[[Any], Any]:
             vjp = maker(argnums, ans, args, kwargs)
 
-            def timed(g):
+            def timed(g: Any) -> tuple[Any, ...]:
                 start = time.perf_counter()
                 grads = tuple(vjp(g))       # some rules return generators: run them here
                 seconds[name] += time.perf_counter() - start
@@ -91,7 +115,7 @@ def timed_rules(seconds, calls):
             return timed
         return make
 
-    def timed_add(prev, g):
+    def timed_add(prev: Any, g: Any) -> Any:
         start = time.perf_counter()
         out = add_outgrads(prev, g)
         seconds[ACCUMULATE] += time.perf_counter() - start
@@ -112,7 +136,7 @@ def timed_rules(seconds, calls):
 ACCUMULATE = "(accumulating gradients)"
 
 
-def tracing_cost_per_node_us(nodes=20, repeats=200):
+def tracing_cost_per_node_us(nodes: int = 20, repeats: int = 200) -> float:
     """autograd's own cost of one node, traced and differentiated, on a 3-element array.
 
     The arrays are too small for any arithmetic to matter: what is left is
@@ -122,7 +146,7 @@ def tracing_cost_per_node_us(nodes=20, repeats=200):
     import autograd.numpy as anp
     from autograd import value_and_grad
 
-    def chain(x):
+    def chain(x: Any) -> Any:
         for _ in range(nodes - 1):
             x = x * 1.000001
         return anp.sum(x)
@@ -138,7 +162,8 @@ def tracing_cost_per_node_us(nodes=20, repeats=200):
     return best / repeats / nodes * 1e6
 
 
-def profile_autodiff(cfg, say=None):
+def profile_autodiff(cfg: ProfileConfig,
+                     say: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Profile one configuration; return a JSON-ready dict (times in ms per step).
 
     Args:
@@ -150,10 +175,13 @@ def profile_autodiff(cfg, say=None):
         largest first), ``rules_ms``, ``accumulate_ms``, ``floor_ms``,
         ``tracing_and_bookkeeping_ms``; ``ratios`` to the buffered twin;
         ``target``.
+    Raises:
+        ConfigError: the configuration is outside its domain (check_profile_config).
     """
     from compare.train.sgd import SGD
     from compare.twins import get_twin
 
+    check_profile_config(cfg)
     say = say or (lambda message: None)
     sizes = list(cfg.sizes)
     X, y = synthetic_data(cfg.batch_size * cfg.steps, sizes[0], sizes[-1], cfg.dtype, cfg.seed)
@@ -163,21 +191,22 @@ def profile_autodiff(cfg, say=None):
     buffered, autodiff = SGD(get_twin("buffered"), cfg.activation), get_twin("autodiff")
     stepper = SGD(autodiff, cfg.activation)             # as the trainer steps it
 
-    def buffered_run():
+    def buffered_run() -> None:
         for idx in batches:
             buffered.step(buffered_params, X[idx], y[idx], cfg.lr)
 
-    def autodiff_run():
+    def autodiff_run() -> None:
         for idx in batches:
             stepper.step(auto_params, X[idx], y[idx], cfg.lr)
 
-    def forward_run():
+    def forward_run() -> None:
         for idx in batches:
             autodiff.loss(auto_params, X[idx], y[idx], cfg.activation)  # type: ignore[attr-defined]
 
     runs = {"buffered": buffered_run, "autodiff": autodiff_run, "forward": forward_run}
-    times = {name: [] for name in runs}
-    seconds, calls = defaultdict(float), Counter()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    seconds: defaultdict[str, float] = defaultdict(float)
+    calls: Counter[str] = Counter()
     for run in runs.values():
         run()                                            # warm-up: buffers, caches
     for repeat in range(cfg.repeats):
@@ -192,8 +221,9 @@ def profile_autodiff(cfg, say=None):
     per_step = cfg.repeats * cfg.steps
     ms = {name: seconds[name] / per_step * 1e3 for name in seconds}
     accumulate = ms.pop(ACCUMULATE, 0.0)
-    rules = sorted(({"primitive": name, "calls_per_step": calls[name] / per_step,
-                     "ms": value} for name, value in ms.items()), key=lambda r: -r["ms"])
+    rules: list[dict[str, Any]] = sorted(
+        ({"primitive": name, "calls_per_step": calls[name] / per_step, "ms": value}
+         for name, value in ms.items()), key=lambda r: -r["ms"])
     medians = {name: float(np.median(values)) for name, values in times.items()}
     rules_ms = sum(ms.values())
     floor = medians["forward"] + rules_ms
@@ -225,11 +255,14 @@ def profile_autodiff(cfg, say=None):
     }
 
 
-def format_profile(profile):
+def format_profile(profile: dict[str, Any]) -> str:
     """The readable lines of one profile (str, ending in a newline)."""
     c = profile["config"]
     manual = profile["buffered_ms"]
-    ratio = lambda v: f"{v / manual:5.2f}x"
+
+    def ratio(v: float) -> str:
+        return f"{v / manual:5.2f}x"
+
     sizes = "-".join(str(n) for n in c["sizes"])
     lines = [
         f"autodiff step, {sizes} {c['activation']}, batch {c['batch_size']}, {c['dtype']} "

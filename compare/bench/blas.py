@@ -1,110 +1,84 @@
-"""What BLAS numpy runs on, with how many threads, without a new dependency.
+"""What BLAS numpy runs on, and with how many threads, through threadpoolctl.
 
-numpy's build configuration names the library (``np.show_config``); the
-thread count is asked of the loaded OpenBLAS itself through ctypes, the way
-threadpoolctl does it, when that library is OpenBLAS. Anything that cannot be
-found is reported as None rather than guessed.
+threadpoolctl finds the BLAS libraries loaded in this process, asks each for
+its thread count, version and kernels, and sets their thread counts. The
+bench limits only libraries of ``user_api`` "blas" (numpy's OpenBLAS, or
+MKL, BLIS, FlexiBLAS): PyTorch's own threads are set through PyTorch.
+numpy's build configuration (``np.show_config``) adds what the library was
+built for. Anything that cannot be found is reported as None, not guessed.
 """
 
-import ctypes
 import os
+from typing import Any
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from compare.common.errors import ConfigError
 
-# Environment variables that change what OpenBLAS does (kernel choice, cache
+# Environment variables that change what a BLAS does (kernel choice, cache
 # sizes, threads); the bench reports whichever are set.
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
             "OPENBLAS_VERBOSE", "GOTO_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
-# The symbol prefixes/suffixes of OpenBLAS builds numpy ships or links.
-_OPENBLAS_SYMBOLS = (("scipy_openblas_", "64_"), ("scipy_openblas_", ""),
-                     ("openblas_", "64_"), ("openblas_", ""))
+
+def _blas_libraries() -> list[dict[str, Any]]:
+    """threadpoolctl's description of each BLAS library loaded now (list of dicts)."""
+    return ThreadpoolController().select(user_api="blas").info()
 
 
-def _openblas():
-    """Return (ctypes library, prefix, suffix) of the loaded OpenBLAS, or None."""
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({line.split()[-1] for line in maps
-                            if "openblas" in line.lower() and line.split()[-1].startswith("/")})
-    except OSError:
-        return None
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix in _OPENBLAS_SYMBOLS:
-            if hasattr(lib, f"{prefix}get_num_threads{suffix}"):
-                return lib, prefix, suffix
-    return None
+def blas_threads() -> int | None:
+    """Threads of the loaded BLAS (the largest, if several are loaded), or None if none is."""
+    counts = [lib["num_threads"] for lib in _blas_libraries()]
+    return max(counts) if counts else None
 
 
-def _call(found, name, restype=ctypes.c_int, *args):
-    lib, prefix, suffix = found
-    function = getattr(lib, f"{prefix}{name}{suffix}", None)
-    if function is None:
-        return None
-    function.restype = restype
-    return function(*args)
-
-
-def blas_threads():
-    """Number of threads the loaded OpenBLAS uses, or None if it cannot be asked."""
-    found = _openblas()
-    return None if found is None else _call(found, "get_num_threads")
-
-
-def set_blas_threads(n):
-    """Make the loaded OpenBLAS use ``n`` threads; return True if it could be told."""
-    found = _openblas()
-    if found is None:
+def set_blas_threads(n: int) -> bool:
+    """Make every loaded BLAS use ``n`` threads; return True if each now says it does."""
+    controller = ThreadpoolController().select(user_api="blas")
+    if not controller.lib_controllers:
         return False
-    lib, prefix, suffix = found
-    function = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
-    if function is None:
-        return False
-    function.restype = None
-    function(ctypes.c_int(int(n)))
-    return blas_threads() == int(n)
+    controller.limit(limits=int(n))
+    return all(lib["num_threads"] == int(n) for lib in _blas_libraries())
 
 
-def require_blas_threads(n):
+def require_blas_threads(n: int | None) -> None:
     """Set the BLAS threads asked for on the command line (None: leave them), or raise.
 
     Raises:
-        ConfigError: the loaded BLAS could not be told (not OpenBLAS?).
+        ConfigError: no BLAS that threadpoolctl can control is loaded, or it
+            did not take the count.
     """
     if n is not None and not set_blas_threads(n):
-        raise ConfigError(f"could not set numpy's BLAS to {n} threads (not OpenBLAS?); "
-                          "leave out --threads or set OPENBLAS_NUM_THREADS")
+        raise ConfigError(f"could not set numpy's BLAS to {n} threads (threadpoolctl found "
+                          "no BLAS it can control); leave out --threads or set "
+                          "OPENBLAS_NUM_THREADS")
 
 
-def blas_info():
+def blas_info() -> dict[str, Any]:
     """A JSON-ready description of numpy's BLAS.
 
     Returns:
-        dict with ``name``, ``version``, ``build_config`` (from
-        np.show_config), ``runtime_config``, ``core`` and ``threads`` (from the
-        loaded OpenBLAS, None when not OpenBLAS) and ``env`` (the BLAS
-        environment variables that are set).
+        dict with ``name``, ``version`` and ``build_config`` (numpy's build
+        configuration, np.show_config); ``libraries`` (threadpoolctl's
+        description of each loaded BLAS: internal_api, version,
+        architecture, threading_layer, num_threads, filepath); ``core`` and
+        ``threads`` (the first library's architecture and thread count,
+        None when no BLAS is found); ``env`` (the BLAS environment variables
+        that are set).
     """
-    info = {"name": None, "version": None, "build_config": None}
+    info: dict[str, Any] = {"name": None, "version": None, "build_config": None}
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
         info.update(name=blas.get("name"), version=blas.get("version"),
                     build_config=blas.get("openblas configuration"))
     except (KeyError, TypeError, ValueError, AttributeError):
         pass
-    found = _openblas()
-    info["runtime_config"] = info["core"] = info["threads"] = None
-    if found is not None:
-        config = _call(found, "get_config", ctypes.c_char_p)
-        core = _call(found, "get_corename", ctypes.c_char_p)
-        info["runtime_config"] = config.decode(errors="replace").strip() if config else None
-        info["core"] = core.decode(errors="replace").strip() if core else None
-        info["threads"] = _call(found, "get_num_threads")
+    libraries = [{key: lib.get(key) for key in ("internal_api", "version", "architecture",
+                                                "threading_layer", "num_threads", "filepath")}
+                 for lib in _blas_libraries()]
+    info["libraries"] = libraries
+    info["core"] = libraries[0]["architecture"] if libraries else None
+    info["threads"] = libraries[0]["num_threads"] if libraries else None
     info["env"] = {name: os.environ[name] for name in BLAS_ENV if name in os.environ}
     return info

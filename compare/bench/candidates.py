@@ -10,14 +10,20 @@ Shapes: data X (N, n_0) of the candidate's dtype, y (N,) int64; sizes
 ``[n_0, ..., n_K]``; each batch an int64 index array of at most B rows.
 """
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from compare.common.init import init_params
 from compare.train.sgd import SGD
-from compare.twins import get_twin
+from compare.twins import Params, get_twin
+
+Run = Callable[[Sequence[NDArray[np.int64]]], None]
+"""A candidate: ``run(batches)``, one SGD step (or its products) per index array."""
 
 
-def flops_per_sample(sizes):
+def flops_per_sample(sizes: Sequence[int]) -> int:
     """Floating-point operations of the matrix products of one sample's SGD step.
 
     Per layer k (n_in x n_out), one multiply-add each (2 flops) of: the
@@ -33,12 +39,13 @@ def flops_per_sample(sizes):
                for k, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])))
 
 
-def fresh_params(sizes, dtype, seed):
+def fresh_params(sizes: Sequence[int], dtype: DTypeLike, seed: int) -> Params:
     """The same starting parameters for every candidate: list of (W, b)."""
-    return init_params(sizes, init="xavier", seed=seed, dtype=dtype)
+    return init_params(list(sizes), init="xavier", seed=seed, dtype=dtype)
 
 
-def make_twin(twin, X, y, sizes, activation, lr, seed, batch_size):
+def make_twin(twin: str, X: NDArray[np.floating], y: NDArray[np.int64], sizes: Sequence[int],
+              activation: str, lr: float, seed: int, batch_size: int) -> Run:
     """A registered twin's step exactly as the trainer takes it: gather into a
     buffer, then ``compare.train.sgd.SGD`` (the twin's loss_and_grads, then
     W -= lr dW).
@@ -54,7 +61,7 @@ def make_twin(twin, X, y, sizes, activation, lr, seed, batch_size):
     params = fresh_params(sizes, X.dtype, seed)
     gathered = np.empty((batch_size, X.shape[1]), X.dtype)
 
-    def run(batches):
+    def run(batches: Sequence[NDArray[np.int64]]) -> None:
         for idx in batches:
             xb = np.take(X, idx, axis=0, out=gathered[:len(idx)], mode="clip")
             stepper.step(params, xb, y[idx], lr)
@@ -62,7 +69,8 @@ def make_twin(twin, X, y, sizes, activation, lr, seed, batch_size):
     return run
 
 
-def make_matmul_limit(sizes, dtype, batch_size, seed, outer_at_batch_1=False):
+def make_matmul_limit(sizes: Sequence[int], dtype: DTypeLike, batch_size: int, seed: int,
+                      outer_at_batch_1: bool = False) -> Run:
     """Only the matrix products of each SGD step, into preallocated buffers.
 
     Per step and layer: z = x W, dW = x^T dz and (k > 0) dA = dz W^T, with
@@ -83,7 +91,7 @@ def make_matmul_limit(sizes, dtype, batch_size, seed, outer_at_batch_1=False):
             "dA": np.zeros((batch_size, n_in), dtype),
         })
 
-    def run(batches):
+    def run(batches: Sequence[NDArray[np.int64]]) -> None:
         for idx in batches:
             B = len(idx)
             for k, layer in enumerate(layers):

@@ -13,6 +13,7 @@ import importlib.metadata
 import os
 import platform
 import time
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from compare.bench.blas import blas_info
 _STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 
-def _machine_cpu_seconds():
+def _machine_cpu_seconds() -> tuple[float, float] | None:
     """(busy, stolen) CPU seconds of the whole machine since boot, or None without /proc/stat."""
     try:
         with open("/proc/stat") as f:
@@ -38,11 +39,11 @@ def _machine_cpu_seconds():
 class OtherWork:
     """CPUs used by other processes (and stolen) on average, from creation to :meth:`stop`."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.wall, self.own = time.perf_counter(), time.process_time()
         self.machine = _machine_cpu_seconds()
 
-    def stop(self):
+    def stop(self) -> dict[str, float | None]:
         """Return {"other_cpus_during_run": float or None, "stolen_cpus_during_run": ...}."""
         wall = time.perf_counter() - self.wall
         own = time.process_time() - self.own
@@ -55,7 +56,7 @@ class OtherWork:
                 "stolen_cpus_during_run": stolen / wall}
 
 
-def load_average():
+def load_average() -> list[float] | None:
     """The 1, 5 and 15 minute load averages, or None where the OS has none."""
     try:
         return list(os.getloadavg())
@@ -63,7 +64,8 @@ def load_average():
         return None
 
 
-def _cpu_model():
+def _cpu_model() -> str | None:
+    """The CPU's model name, or None where the OS does not say."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
@@ -74,7 +76,7 @@ def _cpu_model():
     return platform.processor() or None
 
 
-def _version(distribution):
+def _version(distribution: str) -> str | None:
     """Installed version of a distribution, or None (autograd has no __version__)."""
     try:
         return importlib.metadata.version(distribution)
@@ -82,7 +84,8 @@ def _version(distribution):
         return None
 
 
-def machine_info(threads, torch_desc, torch_wanted):
+def machine_info(threads: int | None, torch_desc: dict[str, Any] | None,
+                 torch_wanted: bool) -> dict[str, Any]:
     """What the timings ran on: CPU, versions, BLAS and its threads, malloc, PyTorch, load."""
     return {
         "cpu": _cpu_model(), "cpu_count": os.cpu_count(),

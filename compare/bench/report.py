@@ -1,6 +1,14 @@
 """The readable table ``twinprop bench`` prints, built from the results dict."""
 
-ORDER = ("buffered", "manual", "autodiff", "numpy_script", "torch_eager")
+from typing import Any
+
+from compare.twins import TWINS
+
+Results = dict[str, Any]
+
+# the twins (the buffered twin, which the targets measure, first), then the yardsticks
+ORDER = ("buffered", *[name for name in TWINS if name != "buffered"],
+         "numpy_script", "torch_eager")
 # A 1-minute load average from this much on means other work shared the CPUs
 # (used only where the CPUs' own counters are missing).
 BUSY_LOAD = 1.0
@@ -9,7 +17,7 @@ BUSY_LOAD = 1.0
 BUSY_OTHER = 0.2
 
 
-def _machine_lines(results):
+def _machine_lines(results: Results) -> list[str]:
     m, cfg = results["machine"], results["config"]
     blas = m["blas"]
     blas_text = (f"{blas.get('name') or 'unknown BLAS'} {blas.get('version') or ''}".strip()
@@ -20,7 +28,10 @@ def _machine_lines(results):
         blas_text += ", env " + " ".join(f"{k}={v}" for k, v in blas["env"].items())
     torch = (f"PyTorch {m['torch']['version']} ({m['torch']['threads']} threads)"
              if m["torch"] else m["torch_note"])
-    load = lambda v: " ".join(f"{x:.2f}" for x in v) if v else "unknown"
+
+    def load(v: list[float] | None) -> str:
+        return " ".join(f"{x:.2f}" for x in v) if v else "unknown"
+
     sizes = "-".join(str(n) for n in cfg["sizes"])
     return [
         f"twinprop bench: {sizes} {cfg['activation']}, seconds per epoch of "
@@ -35,14 +46,14 @@ def _machine_lines(results):
     ] + _busy_warning(m)
 
 
-def _other_text(m):
+def _other_text(m: dict[str, Any]) -> str:
     other, stolen = m.get("other_cpus_during_run"), m.get("stolen_cpus_during_run")
     if other is None:
         return "not measured (no /proc/stat)"
     return f"{other:.2f} CPUs by other processes, {stolen or 0.0:.2f} stolen by the hypervisor"
 
 
-def _malloc_text(malloc):
+def _malloc_text(malloc: dict[str, Any] | None) -> str:
     """One phrase on compare.malloc's tuning, as the results recorded it."""
     if not malloc:
         return "not recorded"
@@ -52,14 +63,15 @@ def _malloc_text(malloc):
     return f"left as it is ({malloc['why']})"
 
 
-def _busy_warning(m):
+def _busy_warning(m: dict[str, Any]) -> list[str]:
     """A line when other work was running: threaded BLAS then waits for busy cores."""
     other, stolen = m.get("other_cpus_during_run"), m.get("stolen_cpus_during_run")
     if other is None:       # no per-machine CPU counters: judge by the load before the run
         before = m["load_average_before"]
         if not before or before[0] < BUSY_LOAD:
             return []
-        busy = f"the machine was busy (load {before[0]:.2f} on {m['cpu_count']} CPUs) before the run"
+        busy = (f"the machine was busy (load {before[0]:.2f} on {m['cpu_count']} CPUs) "
+                "before the run")
     elif max(other, stolen or 0.0) < BUSY_OTHER:
         return []
     else:
@@ -69,7 +81,7 @@ def _busy_warning(m):
             "(rerun when idle, or compare with --threads 1)"]
 
 
-def _config_lines(c):
+def _config_lines(c: dict[str, Any]) -> list[str]:
     limit = c["matmul_limit"]
     how = ("np.matmul" if limit["how"] == "matmul"
            else "np.matmul, outer product where the inner dimension is 1")
@@ -98,7 +110,7 @@ def _config_lines(c):
     return lines
 
 
-def _target_lines(targets):
+def _target_lines(targets: list[dict[str, Any]]) -> list[str]:
     lines = ["", "targets, from the medians above"]
     for t in targets:
         if t["met"] is None:
@@ -109,11 +121,13 @@ def _target_lines(targets):
             if t.get("per_repeat_range"):
                 low, high = t["per_repeat_range"]
                 value += f"; per repeat {low:.2f}-{high:.2f}"
+            if t.get("at_matmul_limit") is not None:
+                value += f"; at the matmul limit {t['at_matmul_limit']:.2f}"
         lines.append(f"  [{mark}] {t['text']}: {value}")
     return lines
 
 
-def _memory_lines(results):
+def _memory_lines(results: Results) -> list[str]:
     lines = ["", f"memory: peak resident {results['memory']['peak_rss_mb']:.0f} MiB (ru_maxrss); "
                  "growth of resident memory over each candidate's timed epochs after its first:"]
     for c in results["configs"]:
@@ -126,7 +140,7 @@ def _memory_lines(results):
     return lines
 
 
-def format_table(results):
+def format_table(results: Results) -> str:
     """Return the bench results as lines of text (a str ending in a newline)."""
     lines = _machine_lines(results)
     for c in results["configs"]:

@@ -16,18 +16,22 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from compare.bench.candidates import Run
 from compare.common.init import init_params
 
+Elementwise = Callable[[NDArray], NDArray]
+
 # g(z) and g'(z) written from the output a = g(z), as textbooks do
-_TEXTBOOK = {
+_TEXTBOOK: dict[str, tuple[Elementwise, Elementwise]] = {
     "tanh": (np.tanh, lambda a: 1 - a ** 2),
     "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda a: a * (1 - a)),
     "relu": (lambda z: np.maximum(z, 0), lambda a: (a > 0).astype(a.dtype)),
 }
+SCRIPT_ACTIVATIONS = tuple(_TEXTBOOK)
 
 
 def make_numpy_script(X: NDArray, y: NDArray, sizes: Sequence[int], activation: str,
-                      lr: float, seed: int) -> Callable[[list[NDArray]], None]:
+                      lr: float, seed: int) -> Run:
     """A candidate ``run(batches)``: one textbook SGD step per index array.
 
     Raises:
@@ -40,7 +44,7 @@ def make_numpy_script(X: NDArray, y: NDArray, sizes: Sequence[int], activation: 
                                              dtype=X.dtype)]
     n_classes = sizes[-1]
 
-    def run(batches: list[NDArray]) -> None:
+    def run(batches: Sequence[NDArray[np.int64]]) -> None:
         for idx in batches:
             xb, yb = X[idx], y[idx]
             activations = [xb]

@@ -7,18 +7,21 @@ plain SGD.
 """
 
 import importlib.util
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from compare.bench.candidates import fresh_params
+from compare.bench.candidates import Run, fresh_params
 
 
-def torch_available():
+def torch_available() -> bool:
     """True when PyTorch can be imported (without importing it)."""
     return importlib.util.find_spec("torch") is not None
 
 
-def torch_info(threads):
+def torch_info(threads: int | None) -> dict[str, Any]:
     """Import PyTorch, give it ``threads`` intra-op threads, describe it.
 
     Returns:
@@ -36,9 +39,11 @@ def torch_info(threads):
 _ACTIVATIONS = {
     "sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "softplus": "softplus",
 }
+TORCH_ACTIVATIONS = tuple(_ACTIVATIONS)
 
 
-def make_torch_eager(X, y, sizes, activation, lr, seed):
+def make_torch_eager(X: NDArray[np.floating], y: NDArray[np.int64], sizes: Sequence[int],
+                     activation: str, lr: float, seed: int) -> Run:
     """A candidate ``run(batches)``: one PyTorch eager SGD step per batch.
 
     Args:
@@ -58,7 +63,7 @@ def make_torch_eager(X, y, sizes, activation, lr, seed):
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(np.asarray(y, dtype=np.int64))
     layers = list(zip(params[0::2], params[1::2]))
 
-    def run(batches):
+    def run(batches: Sequence[NDArray[np.int64]]) -> None:
         for idx in batches:
             idx_t = torch.from_numpy(idx)
             x = X_t[idx_t]

@@ -1,52 +1,71 @@
-"""``twinprop bench``: time the twins' training epochs side by side (see compare.bench.run)."""
+"""``twinprop bench``: time the twins' training epochs side by side (see compare.bench.run).
+
+Every option is checked before anything is timed (compare.bench.config), and
+so is the --out file's folder: a bad value is one line and exit status 2.
+"""
 
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-from compare.atomic import write_json
+from compare.atomic import check_output_dir, write_json
 from compare.bench.autograd_profile import (
     ProfileConfig,
+    check_profile_config,
     format_profile,
     profile_autodiff,
 )
 from compare.bench.blas import blas_threads, require_blas_threads
+from compare.bench.config import (
+    EPOCH_SAMPLES,
+    MAX_REPEATS,
+    BenchConfig,
+    check_config,
+    check_threads,
+)
 from compare.bench.machine import OtherWork, machine_info
 from compare.bench.markdown import load_results, markdown_tables
 from compare.bench.report import format_table
-from compare.bench.run import EPOCH_SAMPLES, BenchConfig, run_bench
+from compare.bench.run import run_bench
 from compare.cli.app import positive_int
+from compare.common.errors import ConfigError
 
 
-def add_parser(subparsers):
+def add_parser(subparsers: Any) -> None:
     """Register the bench subcommand."""
     parser = subparsers.add_parser(
-        "bench", help="time training epochs of the twins, PyTorch and the matmul limit",
-        description="Time SGD epochs of a 784-100-10 tanh network: the manual twin's plain "
-                    "path and fast path, the autodiff twin, PyTorch eager (if installed) and "
-                    "the bare matrix products, at batch 250 and batch 1 in float64 and "
-                    "float32, interleaved; prints medians, min-max, ratios, the targets of "
-                    "issue 6 and memory.")
+        "bench", help="time SGD epochs of every twin beside a numpy script, PyTorch and "
+                      "the bare matrix products",
+        description="Time SGD epochs of a 784-100-10 tanh network: every registered twin "
+                    "(stepped as the trainer steps it), a plain numpy backprop script, "
+                    "PyTorch eager (if installed) and the bare matrix products, at batch "
+                    "250 and batch 1 in float64 and float32, interleaved; prints medians, "
+                    "min-max, ratios, the speed targets and memory.")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--markdown", nargs="+", default=None, metavar="RESULTS",
+                      help="instead: print Markdown tables from saved --out files "
+                           "(one value per file in each cell); times nothing")
+    mode.add_argument("--profile-autodiff", action="store_true",
+                      help="instead: split one batch-250 step of the autodiff twin into "
+                           "its forward pass, each of autograd's derivative rules, and "
+                           "tracing, beside the buffered twin's step")
     parser.add_argument("--json", action="store_true",
                         help="print the results as JSON instead of the table")
     parser.add_argument("--out", default=None, metavar="FILE",
                         help="also write the JSON results to FILE (atomically)")
     parser.add_argument("--quick", action="store_true",
-                        help="fewer repeats and samples (under a minute)")
+                        help="fewer repeats and samples: a first look, noisier")
     parser.add_argument("--repeats", type=positive_int, default=None, metavar="N",
-                        help="timed runs of each candidate (default 5, --quick 3)")
+                        help=f"timed runs of each candidate, 1..{MAX_REPEATS} "
+                             "(default 5, --quick 3)")
     parser.add_argument("--threads", type=positive_int, default=None, metavar="N",
-                        help="BLAS threads for numpy, and the same for PyTorch "
-                             "(default: as many as numpy's BLAS uses now)")
+                        help="BLAS threads for numpy, and the same for PyTorch, at most the "
+                             "CPUs (default: as many as numpy's BLAS uses now)")
     parser.add_argument("--no-torch", action="store_true",
                         help="leave PyTorch out even when it is installed")
-    parser.add_argument("--markdown", nargs="+", default=None, metavar="RESULTS",
-                        help="instead: print Markdown tables from saved --out files "
-                             "(one value per file in each cell); times nothing")
-    parser.add_argument("--profile-autodiff", action="store_true",
-                        help="instead: split one batch-250 step of the autodiff twin into "
-                             "its forward pass, each of autograd's derivative rules, and "
-                             "tracing, beside the manual twin's fast path")
     # Hidden: shrink the run (tests), and pick configurations.
     parser.add_argument("--samples", type=positive_int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=positive_int, default=None, help=argparse.SUPPRESS)
@@ -57,12 +76,12 @@ def add_parser(subparsers):
     parser.set_defaults(func=run)
 
 
-def config_from_args(args):
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
     """Build the BenchConfig the options ask for."""
-    changes = {"torch": not args.no_torch, "threads": args.threads}
-    for option, field in (("repeats", "repeats"), ("samples", "samples"), ("steps", "steps")):
+    changes: dict[str, Any] = {"torch": not args.no_torch, "threads": args.threads}
+    for option in ("repeats", "samples", "steps"):
         if getattr(args, option) is not None:
-            changes[field] = getattr(args, option)
+            changes[option] = getattr(args, option)
     if args.batch_sizes:
         changes["batch_sizes"] = tuple(args.batch_sizes)
     if args.dtypes:
@@ -70,51 +89,96 @@ def config_from_args(args):
     return BenchConfig.quick(**changes) if args.quick else BenchConfig(**changes)
 
 
-def run(args):
-    """Run the bench; print the table (or JSON) and write --out."""
+def check_out(out: str | None) -> None:
+    """Refuse an --out FILE that could not be written, before anything is timed.
+
+    Raises:
+        ConfigError: FILE is a folder, or its folder cannot be written into.
+    """
+    if out is None:
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {path / 'bench.json'}")
+    check_output_dir(path.parent, "--out's folder")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the bench (or --markdown, or --profile-autodiff); print, and write --out."""
     if args.markdown:
+        if args.out or args.json:
+            raise ConfigError("--markdown only prints tables from saved results; "
+                              "leave out --out and --json")
         sys.stdout.write(markdown_tables(load_results(args.markdown)))
         return 0
     if args.profile_autodiff:
         return run_profile(args)
     cfg = config_from_args(args)
+    check_config(cfg)
+    check_out(args.out)
     print(f"twinprop bench: {len(cfg.batch_sizes) * len(cfg.dtypes)} configurations x "
           f"{cfg.repeats} repeats, epochs of {EPOCH_SAMPLES:,} samples"
           + (" (quick)" if args.quick else ""), file=sys.stderr)
     results = run_bench(cfg, progress=lambda message: print(f"  {message}", file=sys.stderr,
                                                             flush=True))
-    if args.out:
-        write_json(args.out, results)
-    if args.json:
-        sys.stdout.write(json.dumps(results, indent=2) + "\n")
-    else:
-        sys.stdout.write(format_table(results))
-        if args.out:
-            print(f"results written to {args.out}", file=sys.stderr)
+    _emit(args, results, format_table)
     return 0
 
 
-def run_profile(args):
+def profile_configs(args: argparse.Namespace) -> list[ProfileConfig]:
+    """The ProfileConfigs --profile-autodiff asks for, each checked.
+
+    Raises:
+        ConfigError: an option the profile does not take, or one outside its domain.
+    """
+    if args.samples is not None:
+        raise ConfigError("--samples is not used by --profile-autodiff (its data is batch x "
+                          "--steps samples); leave it out")
+    if args.no_torch:
+        raise ConfigError("--profile-autodiff never runs PyTorch; leave out --no-torch")
+    repeats: int = args.repeats or (3 if args.quick else 5)
+    steps: int = args.steps or (15 if args.quick else 40)
+    batch_sizes = args.batch_sizes or (250,)
+    dtypes = args.dtypes or ("float64", "float32")
+    for values, option in ((batch_sizes, "--batch-sizes"), (dtypes, "--dtypes")):
+        if len(set(values)) != len(values):
+            raise ConfigError(f"{option} {' '.join(map(str, values))} repeats a value; "
+                              "give each once")
+    configs = [ProfileConfig(batch_size=batch, dtype=dtype, repeats=repeats, steps=steps)
+               for batch in batch_sizes for dtype in dtypes]
+    for cfg in configs:
+        check_profile_config(cfg)
+    return configs
+
+
+def run_profile(args: argparse.Namespace) -> int:
     """``--profile-autodiff``: profile the autodiff step for each dtype asked for."""
+    configs = profile_configs(args)
+    check_threads(args.threads)
+    check_out(args.out)
     require_blas_threads(args.threads)
-    changes = {"repeats": args.repeats or (3 if args.quick else 5),
-               "steps": args.steps or (15 if args.quick else 40)}
-    configs = [ProfileConfig(batch_size=batch, dtype=dtype, **changes)
-               for batch in (args.batch_sizes or (250,))
-               for dtype in (args.dtypes or ("float64", "float32"))]
-    say = lambda message: print(f"  {message}", file=sys.stderr, flush=True)
+
+    def say(message: str) -> None:
+        print(f"  {message}", file=sys.stderr, flush=True)
+
     machine = machine_info(blas_threads(), None, False)
     others = OtherWork()
     profiles = [profile_autodiff(cfg, say) for cfg in configs]
     machine.update(others.stop())
     results = {"schema": 1, "command": "twinprop bench --profile-autodiff",
                "machine": machine, "profiles": profiles}
+    _emit(args, results, lambda r: "\n".join(format_profile(p) for p in r["profiles"]))
+    return 0
+
+
+def _emit(args: argparse.Namespace, results: dict[str, Any],
+          text: Callable[[dict[str, Any]], str]) -> None:
+    """Write --out, then print the results as JSON (--json) or as ``text(results)``."""
     if args.out:
         write_json(args.out, results)
     if args.json:
         sys.stdout.write(json.dumps(results, indent=2) + "\n")
     else:
-        sys.stdout.write("\n".join(format_profile(p) for p in profiles))
+        sys.stdout.write(text(results))
         if args.out:
             print(f"results written to {args.out}", file=sys.stderr)
-    return 0
