@@ -1,13 +1,18 @@
 """Loss and accuracy of a network on a whole data set, in bounded memory."""
 
-import numpy as np
+from collections.abc import Callable
 
-# Rows per forward pass: 10,000 x 100 hidden units is ~8 MB in float64,
-# small enough for any machine, large enough that numpy's matmul dominates.
+import numpy as np
+from numpy.typing import NDArray
+
+from compare.twins import Params
+
+# Rows per forward pass: small enough that a chunk's activations fit any
+# machine, large enough that numpy's matmul dominates.
 CHUNK_ROWS = 10_000
 
 
-def summed_cross_entropy(logits, y):
+def summed_cross_entropy(logits: NDArray, y: NDArray) -> float:
     """Summed softmax cross-entropy of one chunk, via log-sum-exp.
 
     Args:
@@ -22,7 +27,8 @@ def summed_cross_entropy(logits, y):
     return float(np.sum(log_norm - picked))
 
 
-def evaluate(forward, params, X, y, activation, chunk_rows=CHUNK_ROWS):
+def evaluate(forward: Callable[..., NDArray], params: Params, X: NDArray, y: NDArray,
+             activation: object, chunk_rows: int = CHUNK_ROWS) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``params`` on ``(X, y)``.
 
     Args:
