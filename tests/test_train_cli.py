@@ -11,9 +11,12 @@ import pytest
 from test_trainer import make_blobs, without_seconds
 
 import autodiff
+import compare.cli.train
 import compare.data.load
 from compare.cli.app import build_parser, main
-from compare.cli.train import _config_and_twins
+from compare.cli.train import _config_and_twins, no_better_than_chance
+from compare.train.checkpoint import load_checkpoint
+from compare.train.config import DataSizes
 from compare.train.trainer import TrainConfig
 from compare.twins import TWINS
 
@@ -32,9 +35,15 @@ def run_cli(argv, capsys):
 
 @pytest.fixture
 def blobs(monkeypatch):
-    """Make every CLI data load return the synthetic blobs (120 train, 40 test)."""
+    """Make every CLI data load return the synthetic blobs (120 train, 40 test).
+
+    The CLI checks a run folder against the catalog's sizes before loading
+    the data, so the blobs' sizes stand in for the catalog's too.
+    """
     data = make_blobs()
     monkeypatch.setattr(compare.data.load, "load_dataset", lambda **kwargs: data)
+    monkeypatch.setattr(compare.cli.train, "catalog_sizes", lambda name: DataSizes(
+        len(data.y_train), len(data.y_test), data.x_train.shape[1], data.n_classes))
     return data
 
 
@@ -167,9 +176,9 @@ def test_plot_redraws_curves_from_metrics_only(blobs, tmp_path, capsys):
 
 def test_hidden_repeats_and_full_batch(blobs, tmp_path, capsys):
     out = tmp_path / "run"
-    code, _, _ = run_cli(["train", "--hidden", "8", "--hidden", "5", "--batch-size", "full",
-                          "--epochs", "1", "--out", str(out), "--quiet"], capsys)
-    assert code == 0
+    code, _, err = run_cli(["train", "--hidden", "8", "--hidden", "5", "--batch-size", "full",
+                            "--epochs", "5", "--out", str(out), "--quiet"], capsys)
+    assert code == 0, err
     config = json.loads((out / "config.json").read_text())["config"]
     assert config["hidden"] == [8, 5] and config["batch_size"] is None
 
@@ -185,23 +194,46 @@ def test_options_left_out_give_the_papers_best_setting(tmp_path):
 def test_train_on_a_slice_of_real_mnist_learns(tmp_path, capsys):
     compare.data.load.load_dataset("mnist", quiet=True)  # fetched into the cache if missing
     out = tmp_path / "mnist"
-    code, _, _ = run_cli(["train", "--train-subset", "2000", "--test-subset", "500", "--batch-size", "50",
-                          "--epochs", "2", "--out", str(out), "--quiet"], capsys)
+    code, _, _ = run_cli(["train", "--train-subset", "2000", "--test-subset", "500",
+                          "--batch-size", "50", "--epochs", "2", "--out", str(out), "--quiet"],
+                         capsys)
     assert code == 0
     last = json.loads((out / "metrics.json").read_text())["buffered"][-1]
     assert last["test_acc"] > 0.8
 
 
-def test_a_collapsed_run_warns_that_the_rate_is_too_high(blobs, tmp_path, capsys):
-    """A huge rate can leave a finite but useless network; the CLI says so."""
-    code, _, err = run_cli(["train", *TINY, "--activation", "relu", "--lr", "1e4",
-                            "--epochs", "1", "--out", str(tmp_path / "hot"), "--quiet"], capsys)
-    assert code == 0
+def test_a_run_no_better_than_chance_exits_1_and_keeps_its_epochs(blobs, tmp_path, capsys):
+    """A huge rate can leave a finite but useless network: exit 1, every epoch saved."""
+    hot = tmp_path / "hot"
+    code, stdout, err = run_cli(["train", *TINY, "--activation", "relu", "--lr", "1e4",
+                                 "--out", str(hot), "--quiet"], capsys)
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
     assert "above chance level" in err and "try --lr 1000" in err
+    assert "test accuracy after 2 epochs" in stdout
+    params, state = load_checkpoint(hot / "checkpoint.npz")
+    assert state["epoch"] == 2 and len(json.loads((hot / "metrics.json").read_text())[
+        "buffered"]) == 2
+    assert (hot / "curves.png").read_bytes()[:4] == b"\x89PNG"
 
     code, _, err = run_cli(["train", *TINY, "--epochs", "1", "--out", str(tmp_path / "ok"),
                             "--quiet"], capsys)
-    assert code == 0 and "warning" not in err
+    assert code == 0 and err == ""
+
+
+def test_chance_is_the_uniform_loss_or_the_most_common_class():
+    cfg = TrainConfig(lr=2.0)
+    y = np.array([0, 0, 0, 1, 2, 0, 1, 0])               # class 0 is 5/8 = 62.5%
+
+    def metrics(loss, acc):
+        return {"manual": [{"train_loss": loss, "train_acc": acc}]}
+
+    assert no_better_than_chance(metrics(0.5, 0.9), cfg, y, 3) is None
+    above = no_better_than_chance(metrics(np.log(3), 0.9), cfg, y, 3)
+    assert above is not None and "above chance level (log 3 = 1.10)" in above
+    assert "--lr 0.2" in above
+    flat = no_better_than_chance(metrics(0.9, 0.625), cfg, y, 3)
+    assert flat is not None and "most common class (62.50%)" in flat
+    assert no_better_than_chance(metrics(0.9, 0.626), cfg, y, 3) is None
 
 
 def test_a_rejected_run_leaves_the_previous_run_in_out_untouched(blobs, tmp_path, capsys):

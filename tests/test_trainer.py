@@ -338,7 +338,7 @@ def test_checkpoint_round_trips_without_pickle(tmp_path):
 
 def test_unreadable_checkpoint_is_a_config_error(tmp_path):
     (tmp_path / "c.npz").write_bytes(b"not a zip file")
-    with pytest.raises(ConfigError, match="without --resume"):
+    with pytest.raises(ConfigError, match="is not an .npz archive.*--force"):
         load_checkpoint(tmp_path / "c.npz")
 
 
