@@ -12,8 +12,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from compare.common.dtypes import DTYPES
 from compare.common.errors import ConfigError
 from compare.train.schedules import SCHEDULES, check_schedule, learning_rate
@@ -145,19 +143,18 @@ class TrainConfig:
         check_fits(self, catalog_sizes(self.dataset), self.dataset)
 
     def _check_seed(self) -> None:
+        # numpy seeds its generators with any whole number >= 0, and nothing else.
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"seed must be a whole number >= 0, not {self.seed!r}; fix --seed")
-        try:
-            # The batch order seeds numpy with [seed, epoch, ...]: let numpy judge.
-            np.random.SeedSequence([self.seed, self.epochs])
-        except (ValueError, TypeError, OverflowError) as err:
-            raise ConfigError(f"numpy refuses the seed {self.seed} ({err}); "
-                              f"choose a smaller --seed") from None
+            raise ConfigError(f"seed must be a whole number >= 0 (numpy takes no other), not "
+                              f"{self.seed!r}; fix --seed")
 
     def _check_rate_stays_positive(self) -> None:
         # Every schedule only ever lowers the rate, so the last epoch's is the smallest.
-        last = learning_rate(self.schedule, self.lr, self.decay, self.epochs - 1,
-                             self.step_every)
+        try:
+            last = learning_rate(self.schedule, self.lr, self.decay, self.epochs - 1,
+                                 self.step_every)
+        except OverflowError:   # k * epoch beyond a float: the rate is 0 long before
+            last = 0.0
         if not last > 0:
             raise ConfigError(f"the {self.schedule} schedule with --lr {self.lr:g} and --decay "
                               f"{self.decay:g} brings the rate to {last:g} by epoch "

@@ -5,10 +5,10 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from compare.train.chunks import chunk_rows as rows_for
 from compare.twins import Params
 
-# Rows per forward pass: small enough that a chunk's activations fit any
-# machine, large enough that numpy's matmul dominates.
+# The most rows per forward pass (fewer for wide networks, see compare.train.chunks).
 CHUNK_ROWS = 10_000
 
 
@@ -28,7 +28,7 @@ def summed_cross_entropy(logits: NDArray, y: NDArray) -> float:
 
 
 def evaluate(forward: Callable[..., NDArray], params: Params, X: NDArray, y: NDArray,
-             activation: object, chunk_rows: int = CHUNK_ROWS) -> tuple[float, float]:
+             activation: object, chunk_rows: int | None = None) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``params`` on ``(X, y)``.
 
     Args:
@@ -36,10 +36,13 @@ def evaluate(forward: Callable[..., NDArray], params: Params, X: NDArray, y: NDA
         params: list of (W, b).
         X: (N, n_in) inputs.  y: (N,) int labels.
         activation: the hidden activation's name.
-        chunk_rows: rows per forward pass, to bound memory.
+        chunk_rows: rows per forward pass, to bound memory (None: as many as
+            compare.train.chunks allows, at most CHUNK_ROWS).
     Returns:
         (loss, accuracy): floats; accuracy is a fraction in [0, 1].
     """
+    if chunk_rows is None:
+        chunk_rows = rows_for(params, CHUNK_ROWS)
     total_loss = 0.0
     correct = 0
     for start in range(0, len(y), chunk_rows):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from compare.common.errors import ConfigError
+from compare.train.chunks import rows_within
 from compare.train.config import DataSizes, TrainConfig
 from compare.train.evaluate import CHUNK_ROWS as EVAL_ROWS
 from compare.train.sgd import CHUNK_ROWS as STEP_ROWS
@@ -41,8 +42,9 @@ def estimate_bytes(cfg: TrainConfig, n_twins: int, sizes: DataSizes) -> int:
     n_params = sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
     units = sum(widths[1:])
     n_train = cfg.train_subset or sizes.n_train
-    step_rows = min(cfg.batch_size or n_train, n_train, STEP_ROWS)
-    eval_rows = min(max(n_train, cfg.test_subset or sizes.n_test), EVAL_ROWS)
+    step_rows = min(cfg.batch_size or n_train, rows_within(units, item, STEP_ROWS))
+    eval_rows = min(max(n_train, cfg.test_subset or sizes.n_test),
+                    rows_within(units, item, EVAL_ROWS))
     data = (sizes.n_train + sizes.n_test) * sizes.n_features * (item + 1)
     per_twin = PARAM_COPIES * n_params * item + STEP_COPIES * step_rows * units * item
     return (BASELINE_BYTES + data + n_params * item + n_twins * per_twin

@@ -5,22 +5,22 @@ timed is what trains, and what trains is the twin's ``loss_and_grads``: the
 function every gradient check runs. The twin is asked for its function at
 every step, so a replaced ``loss_and_grads`` is what trains.
 
-A batch of more than ``chunk_rows`` rows (the whole training set, with
-``--batch-size full``) is stepped in row chunks: the gradient of the mean
-loss over N rows is the row-count-weighted mean of the chunks' gradients,
-so the twin never sees more than ``chunk_rows`` rows at once and its
-memory (the buffered twin's workspace, autograd's tape) stays bounded
-whatever the batch.
+A batch of more rows than a chunk (the whole training set, with
+``--batch-size full``; fewer rows for a very wide network, see
+:mod:`compare.train.chunks`) is stepped in row chunks: the gradient of the
+mean loss over N rows is the row-count-weighted mean of the chunks'
+gradients, so the twin never sees more than a chunk at once and its memory
+(the buffered twin's workspace, autograd's tape) stays bounded whatever the
+batch.
 """
 
 import numpy as np
 from numpy.typing import NDArray
 
+from compare.train.chunks import chunk_rows as rows_for
 from compare.twins import Params, Twin
 
-# Rows the twin is handed at once: a batch of 10,000 rows of a 100-unit
-# network is a few tens of MB of activations, and matmuls this tall run
-# as fast per row as taller ones.
+# The most rows a twin is handed at once.
 CHUNK_ROWS = 10_000
 
 
@@ -33,9 +33,11 @@ class SGD:
     """
 
     def __init__(self, twin: Twin, activation: str, chunk_rows: int | None = None) -> None:
+        """``chunk_rows``: rows per chunk; None for what compare.train.chunks allows
+        the network, at most CHUNK_ROWS."""
         self.twin = twin
         self.activation = activation
-        self.chunk_rows = CHUNK_ROWS if chunk_rows is None else chunk_rows
+        self.chunk_rows = chunk_rows
         self._scaled: list[NDArray] = []
         self._summed: list[NDArray] = []
         self._gathered: NDArray | None = None
@@ -55,14 +57,15 @@ class SGD:
             the batch's mean loss before the update.
         """
         n = len(y) if rows is None else len(rows)
-        if n <= self.chunk_rows:
+        chunk = self.chunk_rows or rows_for(params, CHUNK_ROWS)
+        if n <= chunk:
             loss, grads = self.twin.loss_and_grads(params, *self._chunk(X, y, rows, 0, n),
                                                    activation=self.activation)
             self.update(params, grads, lr)
             return float(loss)
         total = 0.0
-        for start in range(0, n, self.chunk_rows):
-            stop = min(start + self.chunk_rows, n)
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
             loss, grads = self.twin.loss_and_grads(params, *self._chunk(X, y, rows, start, stop),
                                                    activation=self.activation)
             # The mean over N rows is sum_c (n_c / N) * (mean over chunk c).
@@ -80,7 +83,7 @@ class SGD:
         idx = rows[start:stop]
         if (self._gathered is None or len(self._gathered) < len(idx)
                 or self._gathered.shape[1:] != X.shape[1:] or self._gathered.dtype != X.dtype):
-            self._gathered = np.empty((min(self.chunk_rows, len(rows)), *X.shape[1:]), X.dtype)
+            self._gathered = np.empty((len(idx), *X.shape[1:]), X.dtype)
         # mode="clip" lets take write straight into the buffer (mode="raise"
         # copies through a temporary); batch indices are always in range.
         gathered = np.take(X, idx, axis=0, out=self._gathered[:len(idx)], mode="clip")
