@@ -13,6 +13,7 @@ from test_trainer import make_blobs, without_seconds
 import autodiff
 import compare.cli.train
 import compare.data.load
+import compare.train.config
 from compare.cli.app import build_parser, main
 from compare.cli.train import _config_and_twins, no_better_than_chance
 from compare.train.checkpoint import load_checkpoint
@@ -42,8 +43,10 @@ def blobs(monkeypatch):
     """
     data = make_blobs()
     monkeypatch.setattr(compare.data.load, "load_dataset", lambda **kwargs: data)
-    monkeypatch.setattr(compare.cli.train, "catalog_sizes", lambda name: DataSizes(
-        len(data.y_train), len(data.y_test), data.x_train.shape[1], data.n_classes))
+    sizes = DataSizes(len(data.y_train), len(data.y_test), data.x_train.shape[1],
+                      data.n_classes)
+    monkeypatch.setattr(compare.cli.train, "catalog_sizes", lambda name: sizes)
+    monkeypatch.setattr(compare.train.config, "catalog_sizes", lambda name: sizes)
     return data
 
 
