@@ -71,7 +71,7 @@ def assert_refused(argv: list[str], run: Path, capsys: pytest.CaptureFixture[str
     code, _, err = run_cli(argv, capsys)
     assert code == 2, err
     assert err.count("\n") == 1 and err.startswith("twinprop") and "Traceback" not in err
-    assert match in err and f"{run}/{names}" in err, err
+    assert match in err and (f"{run}/{names}" if names else str(run)) in err, err
     assert snapshot(run) == before
 
 
@@ -106,16 +106,18 @@ def edit_json(name: str, edit: Callable[[dict], object]) -> Damage:
     return damage
 
 
-def edit_checkpoint(edit: Callable[[dict[str, np.ndarray], dict], None]) -> Damage:
-    """Rewrite checkpoint.npz after ``edit(arrays, state)`` changed them in place."""
+def edit_checkpoint(edit: Callable[[dict[str, np.ndarray], dict], object]) -> Damage:
+    """Rewrite checkpoint.npz after ``edit(arrays, state)`` changed them in place
+    (or returned a state to store instead)."""
     def damage(run: Path) -> None:
         path = run / "checkpoint.npz"
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files}
         state = json.loads(str(arrays["trainer_state_json"]))
-        edit(arrays, state)
+        replaced = edit(arrays, state)
         if "trainer_state_json" in arrays:
-            arrays["trainer_state_json"] = np.array(json.dumps(state))
+            arrays["trainer_state_json"] = np.array(json.dumps(
+                state if replaced is None else replaced))
         with open(path, "wb") as f:
             np.savez(f, **arrays)
     return damage
@@ -241,6 +243,8 @@ CHECKPOINT_DAMAGES = {
     "state not an object": (edit_checkpoint(lambda a, s: (s.clear(), None)[1]),
                             "format None"),
     "no state": (edit_checkpoint(drop_state), "no trainer state"),
+    "state a list": (edit_checkpoint(lambda a, s: [s]), "trainer state that is not an object"),
+    "twins a string": (edit_checkpoint(set_state("twins", "buffered")), "names its twins"),
     "an extra array": (edit_checkpoint(extra_array), "unexpected ['buffered.9.W']"),
     "other format": (edit_checkpoint(set_state("format", 2)), "format 2"),
     "folder": (folder_instead("checkpoint.npz"), "is not a file"),
@@ -297,6 +301,20 @@ def test_a_folder_in_place_of_curves_png_is_refused_before_training(
     run = damaged_copy(trained, tmp_path, folder_instead("curves.png"))
     where = [str(run)] if argv == ["plot"] else ["--out", str(run), "--quiet"]
     assert_refused([*argv, *where], run, capsys, "is", "curves.png")
+
+
+@pytest.mark.parametrize("first_epoch_done", [True, False])
+def test_resuming_with_other_twins_is_refused(first_epoch_done: bool, trained: Path,
+                                              tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Also for a run stopped before its first epoch ended: no checkpoint names its twins."""
+    def stopped_early(run: Path) -> None:
+        (run / "checkpoint.npz").unlink()
+        (run / "metrics.json").write_text('{"buffered": []}')
+
+    run = damaged_copy(trained, tmp_path, (lambda r: None) if first_epoch_done else stopped_early)
+    assert_refused(["train", "--twin", "autodiff", "--resume", "--out", str(run), "--quiet"],
+                   run, capsys, "holds a run of ['buffered'], not ['autodiff']")
 
 
 def test_a_damaged_curves_png_is_only_output_and_is_redrawn(
