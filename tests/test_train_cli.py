@@ -5,6 +5,8 @@ they run in seconds; one trains briefly on a subset of the real MNIST.
 """
 
 import json
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,8 +26,9 @@ from compare.twins import TWINS
 TINY = ["--hidden", "6", "--batch-size", "16", "--epochs", "2", "--seed", "1"]
 
 
-def run_cli(argv, capsys):
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[Any, str, str]:
     """Run the CLI in-process; return (exit status, stdout, stderr)."""
+    code: Any
     try:
         code = main(argv)
     except SystemExit as stop:  # argparse usage errors exit from inside parse_args
@@ -35,7 +38,7 @@ def run_cli(argv, capsys):
 
 
 @pytest.fixture
-def blobs(monkeypatch):
+def blobs(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Make every CLI data load return the synthetic blobs (120 train, 40 test).
 
     The CLI checks a run folder against the catalog's sizes before loading
@@ -50,7 +53,8 @@ def blobs(monkeypatch):
     return data
 
 
-def test_train_writes_config_metrics_checkpoint_and_curves(blobs, tmp_path, capsys):
+def test_train_writes_config_metrics_checkpoint_and_curves(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     code, stdout, _ = run_cli(["train", *TINY, "--out", str(out)], capsys)
     assert code == 0
@@ -66,7 +70,8 @@ def test_train_writes_config_metrics_checkpoint_and_curves(blobs, tmp_path, caps
     assert "epoch   2/2" in stdout and "test accuracy" in stdout
 
 
-def test_compare_records_every_twin_and_their_parameter_difference(blobs, tmp_path, capsys):
+def test_compare_records_every_twin_and_their_parameter_difference(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cmp"
     code, _, _ = run_cli(["compare", *TINY, "--out", str(out), "--quiet"], capsys)
     assert code == 0
@@ -76,7 +81,8 @@ def test_compare_records_every_twin_and_their_parameter_difference(blobs, tmp_pa
         assert all(0 <= e["max_param_diff"] <= 1e-10 for e in metrics[twin])
 
 
-def test_compare_takes_the_twins_it_is_given(blobs, tmp_path, capsys):
+def test_compare_takes_the_twins_it_is_given(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cmp"
     code, _, _ = run_cli(["compare", *TINY, "--twins", "autodiff,manual", "--out", str(out),
                           "--quiet"], capsys)
@@ -87,7 +93,8 @@ def test_compare_takes_the_twins_it_is_given(blobs, tmp_path, capsys):
     assert code == 2 and "unknown twin 'jax'" in err and err.count("\n") == 1
 
 
-def test_train_autodiff_twin_alone(blobs, tmp_path, capsys):
+def test_train_autodiff_twin_alone(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     code, _, _ = run_cli(["train", "--twin", "autodiff", *TINY, "--out", str(tmp_path / "a"),
                           "--quiet"], capsys)
     assert code == 0
@@ -100,21 +107,24 @@ def test_train_autodiff_twin_alone(blobs, tmp_path, capsys):
     ["--init", "orthogonal"], ["--dataset", "cifar10"], ["--epochs", "0"],
     ["--hidden", "0"], ["--schedule", "cosine"], ["--dtype", "float16"],
 ])
-def test_bad_options_exit_2_with_one_line(bad, blobs, tmp_path, capsys):
+def test_bad_options_exit_2_with_one_line(bad: list[str], blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["train", *TINY, *bad, "--out", str(tmp_path / "r"), "--quiet"],
                            capsys)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("twinprop") and "Traceback" not in err
 
 
-def test_divergence_exits_1_with_one_line_suggesting_a_lower_rate(blobs, tmp_path, capsys):
+def test_divergence_exits_1_with_one_line_suggesting_a_lower_rate(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["train", *TINY, "--activation", "relu", "--lr", "1e200",
                             "--out", str(tmp_path / "r"), "--quiet"], capsys)
     assert code == 1
     assert err.count("\n") == 1 and "diverged" in err and "--lr 1e+199" in err
 
 
-def test_existing_out_is_never_overwritten_without_force(blobs, tmp_path, capsys):
+def test_existing_out_is_never_overwritten_without_force(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     assert run_cli(["train", *TINY, "--out", str(out), "--quiet"], capsys)[0] == 0
     before = (out / "metrics.json").read_bytes()
@@ -128,8 +138,8 @@ def test_existing_out_is_never_overwritten_without_force(blobs, tmp_path, capsys
     assert (out / "notes.txt").read_text() == "mine"  # --force removes only run files
 
 
-def test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run(
-        blobs, tmp_path, capsys, monkeypatch):
+def test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     assert run_cli(["compare", *TINY, "--epochs", "3", "--out", str(whole), "--quiet"],
                    capsys)[0] == 0
@@ -137,7 +147,7 @@ def test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run(
     real = autodiff.loss_and_grads
     calls = {"n": 0}
 
-    def interrupt_in_epoch_2(*args, **kwargs):
+    def interrupt_in_epoch_2(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 10:  # 8 steps per epoch: step 2 of epoch 2
             raise KeyboardInterrupt
@@ -152,21 +162,23 @@ def test_ctrl_c_saves_exits_cleanly_and_resume_finishes_the_same_run(
 
     code, _, _ = run_cli(["compare", "--resume", "--out", str(cut), "--quiet"], capsys)
     assert code == 0
-    def metrics(run):
+    def metrics(run: Path) -> dict[str, list[dict[str, Any]]]:
         return without_seconds(json.loads((run / "metrics.json").read_text()))
     assert metrics(cut) == metrics(whole)
     with np.load(cut / "checkpoint.npz") as a, np.load(whole / "checkpoint.npz") as b:
         assert all(np.array_equal(a[k], b[k]) for k in a.files if k.startswith(tuple(TWINS)))
 
 
-def test_resume_with_a_changed_option_exits_2(blobs, tmp_path, capsys):
+def test_resume_with_a_changed_option_exits_2(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     assert run_cli(["train", *TINY, "--out", str(out), "--quiet"], capsys)[0] == 0
     code, _, err = run_cli(["train", "--resume", "--lr", "0.01", "--out", str(out)], capsys)
     assert code == 2 and "lr" in err and err.count("\n") == 1
 
 
-def test_plot_redraws_curves_from_metrics_only(blobs, tmp_path, capsys):
+def test_plot_redraws_curves_from_metrics_only(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     assert run_cli(["compare", *TINY, "--out", str(out), "--quiet"], capsys)[0] == 0
     (out / "curves.png").unlink()
@@ -177,7 +189,8 @@ def test_plot_redraws_curves_from_metrics_only(blobs, tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1
 
 
-def test_hidden_repeats_and_full_batch(blobs, tmp_path, capsys):
+def test_hidden_repeats_and_full_batch(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     code, _, err = run_cli(["train", "--hidden", "8", "--hidden", "5", "--batch-size", "full",
                             "--epochs", "5", "--out", str(out), "--quiet"], capsys)
@@ -186,7 +199,7 @@ def test_hidden_repeats_and_full_batch(blobs, tmp_path, capsys):
     assert config["hidden"] == [8, 5] and config["batch_size"] is None
 
 
-def test_options_left_out_give_the_papers_best_setting(tmp_path):
+def test_options_left_out_give_the_papers_best_setting(tmp_path: Path) -> None:
     args = build_parser().parse_args(["train"])
     cfg, twins = _config_and_twins(args, "train", tmp_path)
     assert cfg == TrainConfig() and twins == ("buffered",)
@@ -194,7 +207,8 @@ def test_options_left_out_give_the_papers_best_setting(tmp_path):
         "tanh", (100,), 250, "decay")
 
 
-def test_train_on_a_slice_of_real_mnist_learns(tmp_path, capsys):
+def test_train_on_a_slice_of_real_mnist_learns(tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     compare.data.load.load_dataset("mnist", quiet=True)  # fetched into the cache if missing
     out = tmp_path / "mnist"
     code, _, _ = run_cli(["train", "--train-subset", "2000", "--test-subset", "500",
@@ -205,7 +219,8 @@ def test_train_on_a_slice_of_real_mnist_learns(tmp_path, capsys):
     assert last["test_acc"] > 0.8
 
 
-def test_a_run_no_better_than_chance_exits_1_and_keeps_its_epochs(blobs, tmp_path, capsys):
+def test_a_run_no_better_than_chance_exits_1_and_keeps_its_epochs(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """A huge rate can leave a finite but useless network: exit 1, every epoch saved."""
     hot = tmp_path / "hot"
     code, stdout, err = run_cli(["train", *TINY, "--activation", "relu", "--lr", "1e4",
@@ -223,11 +238,11 @@ def test_a_run_no_better_than_chance_exits_1_and_keeps_its_epochs(blobs, tmp_pat
     assert code == 0 and err == ""
 
 
-def test_chance_is_the_uniform_loss_or_the_most_common_class():
+def test_chance_is_the_uniform_loss_or_the_most_common_class() -> None:
     cfg = TrainConfig(lr=2.0)
     y = np.array([0, 0, 0, 1, 2, 0, 1, 0])               # class 0 is 5/8 = 62.5%
 
-    def metrics(loss, acc):
+    def metrics(loss: float, acc: float) -> dict[str, list[dict[str, Any]]]:
         return {"manual": [{"train_loss": loss, "train_acc": acc}]}
 
     assert no_better_than_chance(metrics(0.5, 0.9), cfg, y, 3) is None
@@ -239,7 +254,8 @@ def test_chance_is_the_uniform_loss_or_the_most_common_class():
     assert no_better_than_chance(metrics(0.9, 0.626), cfg, y, 3) is None
 
 
-def test_a_rejected_run_leaves_the_previous_run_in_out_untouched(blobs, tmp_path, capsys):
+def test_a_rejected_run_leaves_the_previous_run_in_out_untouched(blobs: Any, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """--force must not cost the old run when the new one is refused before training."""
     out = tmp_path / "run"
     assert run_cli(["train", *TINY, "--out", str(out), "--quiet"], capsys)[0] == 0

@@ -197,7 +197,8 @@ def _run(args: argparse.Namespace, command: str) -> int:
     # a run refused by any check above must not cost.
     out = prepare_out_dir(out, force=args.force, resume=args.resume)
     if not args.quiet:
-        print(f"{command}: {' and '.join(twins)} on {data.name} ({data.source}); "
+        names = " and ".join([", ".join(twins[:-1]), twins[-1]] if len(twins) > 1 else twins)
+        print(f"{command}: {names} on {data.name} ({data.source}); "
               f"{_describe(cfg)}; writing {out}")
     on_epoch = None if args.quiet else (lambda record: print(_epoch_line(record, cfg.epochs),
                                                               flush=True))

@@ -122,7 +122,7 @@ class TrainConfig:
         self._validate()
 
     def _validate(self) -> None:
-        if not hidden_ok(self.hidden):
+        if not _hidden_ok(self.hidden):
             raise ConfigError(f"hidden layer widths must be whole numbers >= 1, not "
                               f"{list(self.hidden)}; e.g. --hidden 100 --hidden 50")
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -206,6 +206,6 @@ def check_fits(cfg: TrainConfig, sizes: DataSizes, name: str) -> None:
                           f"training examples; use a smaller --batch-size or --batch-size full")
 
 
-def hidden_ok(hidden: tuple[object, ...]) -> bool:
+def _hidden_ok(hidden: tuple[object, ...]) -> bool:
     """True when ``hidden`` is a non-empty tuple of whole numbers >= 1."""
     return len(hidden) > 0 and all(_is_count(h) for h in hidden)

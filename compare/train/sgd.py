@@ -57,7 +57,9 @@ class SGD:
             the batch's mean loss before the update.
         """
         n = len(y) if rows is None else len(rows)
-        chunk = self.chunk_rows or rows_for(params, CHUNK_ROWS)
+        # One row is one chunk whatever the network: skip sizing it (batch-1
+        # steps are short enough for that to show).
+        chunk = n if n == 1 else self.chunk_rows or rows_for(params, CHUNK_ROWS)
         if n <= chunk:
             loss, grads = self.twin.loss_and_grads(params, *self._chunk(X, y, rows, 0, n),
                                                    activation=self.activation)
@@ -79,7 +81,7 @@ class SGD:
                start: int, stop: int) -> tuple[NDArray, NDArray]:
         """Rows ``start:stop`` of the batch: views of X and y, or gathered by ``rows``."""
         if rows is None:
-            return X[start:stop], y[start:stop]
+            return (X, y) if stop - start == len(y) else (X[start:stop], y[start:stop])
         idx = rows[start:stop]
         if (self._gathered is None or len(self._gathered) < len(idx)
                 or self._gathered.shape[1:] != X.shape[1:] or self._gathered.dtype != X.dtype):
