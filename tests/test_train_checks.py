@@ -13,25 +13,23 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_train_cli import TINY, run_cli
-from test_trainer import make_blobs
+from test_train_cli import TINY, run_cli, use_blobs
 
 import autodiff
 import compare.cli.train
 import compare.data.load
-import compare.train.config
 import compare.train.trainer
 from compare.common.errors import ConfigError
 from compare.train import memory
 from compare.train.checkpoint import load_checkpoint
-from compare.train.config import DataSizes, TrainConfig, catalog_sizes
+from compare.train.config import TrainConfig, catalog_sizes
 from compare.train.memory import GIB, check_memory, estimate_bytes
 
 
 @pytest.fixture
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The CLI loads the blobs (their sizes stand in for the catalog's); returns the loads."""
-    data = make_blobs()
+    data = use_blobs(monkeypatch)
     calls: list[dict[str, Any]] = []
 
     def load(**kwargs: Any) -> Any:
@@ -39,10 +37,6 @@ def loads(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         return data
 
     monkeypatch.setattr(compare.data.load, "load_dataset", load)
-    sizes = DataSizes(len(data.y_train), len(data.y_test), data.x_train.shape[1],
-                      data.n_classes)
-    monkeypatch.setattr(compare.cli.train, "catalog_sizes", lambda name: sizes)
-    monkeypatch.setattr(compare.train.config, "catalog_sizes", lambda name: sizes)
     return calls
 
 

@@ -37,20 +37,24 @@ def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[Any, s
     return code, out, err
 
 
-@pytest.fixture
-def blobs(monkeypatch: pytest.MonkeyPatch) -> Any:
+def use_blobs(patch: pytest.MonkeyPatch) -> Any:
     """Make every CLI data load return the synthetic blobs (120 train, 40 test).
 
-    The CLI checks a run folder against the catalog's sizes before loading
-    the data, so the blobs' sizes stand in for the catalog's too.
+    The CLI checks options and run folders against the catalog's sizes
+    before loading the data, so the blobs' sizes stand in for the catalog's too.
     """
     data = make_blobs()
-    monkeypatch.setattr(compare.data.load, "load_dataset", lambda **kwargs: data)
     sizes = DataSizes(len(data.y_train), len(data.y_test), data.x_train.shape[1],
                       data.n_classes)
-    monkeypatch.setattr(compare.cli.train, "catalog_sizes", lambda name: sizes)
-    monkeypatch.setattr(compare.train.config, "catalog_sizes", lambda name: sizes)
+    patch.setattr(compare.data.load, "load_dataset", lambda **kwargs: data)
+    patch.setattr(compare.cli.train, "catalog_sizes", lambda name: sizes)
+    patch.setattr(compare.train.config, "catalog_sizes", lambda name: sizes)
     return data
+
+
+@pytest.fixture
+def blobs(monkeypatch: pytest.MonkeyPatch) -> Any:
+    return use_blobs(monkeypatch)
 
 
 def test_train_writes_config_metrics_checkpoint_and_curves(blobs: Any, tmp_path: Path,

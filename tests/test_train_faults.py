@@ -10,29 +10,21 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from test_train_cli import TINY, run_cli
-from test_trainer import make_blobs
+from test_train_cli import TINY, run_cli, use_blobs
 
-import compare.cli.train
-import compare.data.load
-import compare.train.config
-from compare.train.config import DataSizes
+from compare.cli.app import main
 
 Damage = Callable[[Path], None]
+RESUME = ["train", "--resume", "--epochs", "3", "--quiet", "--out"]
 
 
 @pytest.fixture(autouse=True)
-def blobs(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI loads the synthetic blobs, and the catalog's sizes are theirs."""
-    data = make_blobs()
-    monkeypatch.setattr(compare.data.load, "load_dataset", lambda **kwargs: data)
-    sizes = DataSizes(len(data.y_train), len(data.y_test), data.x_train.shape[1],
-                      data.n_classes)
-    monkeypatch.setattr(compare.cli.train, "catalog_sizes", lambda name: sizes)
-    monkeypatch.setattr(compare.train.config, "catalog_sizes", lambda name: sizes)
+def blobs(monkeypatch: pytest.MonkeyPatch) -> Any:
+    return use_blobs(monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -40,13 +32,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished two-epoch run of the buffered twin (trained once for the module)."""
     out = tmp_path_factory.mktemp("trained") / "run"
     with pytest.MonkeyPatch.context() as patch:
-        data = make_blobs()
-        patch.setattr(compare.data.load, "load_dataset", lambda **kwargs: data)
-        sizes = DataSizes(len(data.y_train), len(data.y_test), data.x_train.shape[1],
-                          data.n_classes)
-        patch.setattr(compare.cli.train, "catalog_sizes", lambda name: sizes)
-        patch.setattr(compare.train.config, "catalog_sizes", lambda name: sizes)
-        from compare.cli.app import main
+        use_blobs(patch)
         assert main(["train", *TINY, "--out", str(out), "--quiet"]) == 0
     return out
 
@@ -251,45 +237,40 @@ CHECKPOINT_DAMAGES = {
 }
 
 
-@pytest.mark.parametrize("way", sorted(CONFIG_DAMAGES))
-def test_a_damaged_config_json_is_refused_by_resume(way: str, trained: Path, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    damage, match = CONFIG_DAMAGES[way]
-    run = damaged_copy(trained, tmp_path, damage)
-    assert_refused(["train", "--resume", "--epochs", "3", "--out", str(run), "--quiet"],
-                   run, capsys, match, "config.json")
-
-
 @pytest.mark.parametrize("way", sorted(METRICS_DAMAGES))
 def test_a_damaged_metrics_json_is_refused_by_plot_and_resume(
         way: str, trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     damage, match = METRICS_DAMAGES[way]
     run = damaged_copy(trained, tmp_path, damage)
     assert_refused(["plot", str(run)], run, capsys, match, "metrics.json")
-    assert_refused(["train", "--resume", "--epochs", "3", "--out", str(run), "--quiet"],
+    assert_refused([*RESUME, str(run)],
                    run, capsys, match, "metrics.json")
 
 
 def test_a_metrics_json_that_disagrees_with_the_checkpoint_is_refused_by_resume(
         trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = damaged_copy(trained, tmp_path, edit_json("metrics.json", first_loss))
-    assert_refused(["train", "--resume", "--epochs", "3", "--out", str(run), "--quiet"],
+    assert_refused([*RESUME, str(run)],
                    run, capsys, "disagrees with checkpoint.npz", "metrics.json")
 
 
-@pytest.mark.parametrize("way", sorted(CHECKPOINT_DAMAGES))
-def test_a_damaged_checkpoint_is_refused_by_resume(way: str, trained: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    damage, match = CHECKPOINT_DAMAGES[way]
+RESUME_DAMAGES = {**{("config.json", way): v for way, v in CONFIG_DAMAGES.items()},
+                  **{("checkpoint.npz", way): v for way, v in CHECKPOINT_DAMAGES.items()}}
+
+
+@pytest.mark.parametrize("name, way", sorted(RESUME_DAMAGES))
+def test_a_damaged_config_or_checkpoint_is_refused_by_resume(
+        name: str, way: str, trained: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    damage, match = RESUME_DAMAGES[name, way]
     run = damaged_copy(trained, tmp_path, damage)
-    assert_refused(["train", "--resume", "--epochs", "3", "--out", str(run), "--quiet"],
-                   run, capsys, match, "checkpoint.npz")
+    assert_refused([*RESUME, str(run)], run, capsys, match, name)
 
 
 def test_metrics_json_without_the_checkpoint_is_refused(
         trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = damaged_copy(trained, tmp_path, lambda r: (r / "checkpoint.npz").unlink())
-    assert_refused(["train", "--resume", "--epochs", "3", "--out", str(run), "--quiet"],
+    assert_refused([*RESUME, str(run)],
                    run, capsys, "records 2 epochs but there is no checkpoint.npz", "metrics.json")
 
 
@@ -329,7 +310,7 @@ def test_a_sound_copy_resumes(trained: Path, tmp_path: Path,
                               capsys: pytest.CaptureFixture[str]) -> None:
     """The damages above are refused, not everything: the undamaged copy resumes."""
     run = damaged_copy(trained, tmp_path, lambda r: None)
-    code, _, err = run_cli(["train", "--resume", "--epochs", "3", "--out", str(run), "--quiet"],
+    code, _, err = run_cli([*RESUME, str(run)],
                            capsys)
     assert code == 0, err
     assert len(json.loads((run / "metrics.json").read_text())["buffered"]) == 3

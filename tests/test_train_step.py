@@ -5,12 +5,10 @@ the chunks' gradients, so a chunked step must equal one unchunked step to
 rounding, for every registered twin.
 """
 
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import pytest
-from test_trainer import make_blobs, tiny
+from test_trainer import count_steps, make_blobs, tiny
 
 import compare.train.sgd
 from compare.common.init import init_params
@@ -21,21 +19,6 @@ from compare.twins import TWINS, Params
 
 def copy_params(params: Params) -> Params:
     return [(W.copy(), b.copy()) for W, b in params]
-
-
-def recording(monkeypatch: pytest.MonkeyPatch, twin: str) -> list[int]:
-    """Record the number of rows every call of ``twin``'s loss_and_grads is handed."""
-    module = TWINS[twin]
-    real: Callable[..., Any] = module.loss_and_grads
-    sizes: list[int] = []
-
-    def wrapped(params: Params, X: np.ndarray, y: np.ndarray,
-                activation: str = "tanh") -> Any:
-        sizes.append(len(y))
-        return real(params, X, y, activation=activation)
-
-    monkeypatch.setattr(module, "loss_and_grads", wrapped)
-    return sizes
 
 
 def assert_same_to_rounding(a: Params, b: Params) -> None:
@@ -53,7 +36,7 @@ def test_a_chunked_step_equals_one_unchunked_step(twin: str, activation: str,
     start = init_params([12, 7, 5, 3], init="he", seed=4)
     whole, chunked = copy_params(start), copy_params(start)
     loss_whole = SGD(TWINS[twin], activation, chunk_rows=50).step(whole, X, y, 0.3)
-    sizes = recording(monkeypatch, twin)
+    sizes = count_steps(monkeypatch, twin)
     # 7 rows a chunk: seven chunks of 7 and a last one of 1, weighted 7/50 and 1/50.
     loss_chunked = SGD(TWINS[twin], activation, chunk_rows=7).step(chunked, X, y, 0.3)
     assert sizes == [7] * 7 + [1]
@@ -80,7 +63,7 @@ def test_full_batch_training_hands_the_twin_chunks_only(monkeypatch: pytest.Monk
     cfg = tiny(batch_size=None, epochs=2)
     whole = run_training(cfg, twins=tuple(TWINS), data=blobs)
     monkeypatch.setattr(compare.train.sgd, "CHUNK_ROWS", 50)
-    sizes = recording(monkeypatch, "autodiff")
+    sizes = count_steps(monkeypatch, "autodiff")
     chunked = run_training(cfg, twins=tuple(TWINS), data=blobs)
     assert sizes == [50, 50, 20] * 2
     for twin in TWINS:
