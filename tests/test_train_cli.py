@@ -273,3 +273,20 @@ def test_a_rejected_run_leaves_the_previous_run_in_out_untouched(blobs: Any, tmp
     assert run_cli(["train", *TINY, "--batch-size", "100000", "--out", str(fresh),
                     "--quiet"], capsys)[0] == 2
     assert not fresh.exists()
+
+
+@pytest.mark.parametrize("error, status, line", [
+    (PermissionError(13, "Permission denied", "/some/file"), 1,
+     "twinprop: error: Permission denied: /some/file\n"),
+    (MemoryError(), 1, "twinprop: error: out of memory; try a smaller network or batch\n"),
+])
+def test_what_no_check_foresaw_is_still_one_line(error: BaseException, status: int, line: str,
+                                                 tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing(args: Any) -> int:
+        raise error
+
+    monkeypatch.setattr(compare.cli.train, "run_plot", failing)
+    code, _, err = run_cli(["plot", str(tmp_path)], capsys)
+    assert (code, err) == (status, line)
