@@ -2,18 +2,24 @@
 
 Every writer goes to a temporary file in the destination's folder, then
 renames it over the destination: rename within one file system is atomic, so
-readers see either the old file or the whole new one.
+readers see either the old file or the whole new one. A process killed
+mid-write leaves its temporary (``.<name>.<8 characters>.tmp``) behind;
+:func:`remove_stale_temporaries` clears those on the next run in that folder.
 """
 
 import contextlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from compare.common.errors import ConfigError
+
+# mkstemp's random part: 8 characters of [a-z0-9_].
+_RANDOM_PART = r"[a-z0-9_]{8}"
 
 
 def check_output_dir(path: "str | os.PathLike[str]", what: str) -> Path:
@@ -47,8 +53,30 @@ def check_output_dir(path: "str | os.PathLike[str]", what: str) -> Path:
     return path
 
 
+def check_output_file(path: "str | os.PathLike[str]", what: str) -> Path:
+    """Refuse, before any work starts, a file path that could not be written atomically.
+
+    The file may exist or not, but must not be a folder, and its folder must
+    pass :func:`check_output_dir` (the temporary is written beside it).
+
+    Returns:
+        ``path`` as a Path.
+    Raises:
+        ConfigError: one line naming the path, why, and the way out.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {path} is a folder, not a file; move it away or give "
+                          f"{what} another file name")
+    try:
+        check_output_dir(path.parent, what)
+    except ConfigError as err:
+        raise ConfigError(f"{what} {path} cannot be written: {err}") from None
+    return path
+
+
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path: "str | os.PathLike[str]") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     On an exception the temporary file is removed and ``path`` is untouched.
@@ -69,15 +97,44 @@ def atomic_path(path):
         raise
 
 
-def _umask():
+def stale_temporaries(folder: "str | os.PathLike[str]", names: Iterable[str]) -> list[Path]:
+    """The temporaries :func:`atomic_path` left in ``folder`` for the files ``names``.
+
+    Only names of exactly the form ``.<name>.<8 characters>.tmp`` count, so
+    no file of the user's is ever taken for one.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = re.compile("|".join(rf"\.{re.escape(name)}\.{_RANDOM_PART}\.tmp"
+                                  for name in names))
+    return sorted(p for p in folder.iterdir() if pattern.fullmatch(p.name) and p.is_file())
+
+
+def remove_stale_temporaries(folder: "str | os.PathLike[str]",
+                             names: Iterable[str]) -> list[Path]:
+    """Delete what :func:`stale_temporaries` finds; return the paths deleted.
+
+    Call it only when no other process writes ``folder``: a temporary being
+    written right now looks the same as one left by a killed process.
+    """
+    removed = []
+    for path in stale_temporaries(folder, names):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _umask() -> int:
     """The process's umask (reading it requires setting it; set it back at once)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
-def write_bytes(path, data):
-    """Atomically write ``data`` (bytes) to ``path``."""
+def write_bytes(path: "str | os.PathLike[str]", data: bytes) -> None:
+    """Atomically write ``data`` to ``path``."""
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -85,11 +142,11 @@ def write_bytes(path, data):
             os.fsync(f.fileno())
 
 
-def write_text(path, text):
-    """Atomically write ``text`` (str, UTF-8) to ``path``."""
+def write_text(path: "str | os.PathLike[str]", text: str) -> None:
+    """Atomically write ``text`` (UTF-8) to ``path``."""
     write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path, obj):
+def write_json(path: "str | os.PathLike[str]", obj: Any) -> None:
     """Atomically write ``obj`` as indented JSON to ``path``."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")

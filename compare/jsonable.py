@@ -1,11 +1,12 @@
 """Turn numpy values into the plain Python that the json module writes."""
 
 import math
+from typing import Any
 
 import numpy as np
 
 
-def to_jsonable(value, nonfinite_as_none=False):
+def to_jsonable(value: Any, nonfinite_as_none: bool = False) -> Any:
     """``value`` with arrays, numpy scalars and tuples made JSON-ready, recursively.
 
     Args:

@@ -6,7 +6,9 @@ whole file runs in seconds.
 
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,12 +28,13 @@ from compare.train.trainer import (
     max_param_diff,
     run_training,
 )
-from compare.twins import TWINS
+from compare.twins import TWINS, Params
 
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "lr"}
 
 
-def make_blobs(n_train=120, n_test=40, n_features=12, n_classes=3, seed=0):
+def make_blobs(n_train: int = 120, n_test: int = 40, n_features: int = 12, n_classes: int = 3,
+               seed: int = 0) -> Any:
     """A Dataset-like object: Gaussian blobs in [0, 1], learnable in a few epochs."""
     rng = np.random.default_rng(seed)
     centres = rng.random((n_classes, n_features))
@@ -43,30 +46,31 @@ def make_blobs(n_train=120, n_test=40, n_features=12, n_classes=3, seed=0):
 
 
 @pytest.fixture
-def blobs():
+def blobs() -> Any:
     return make_blobs()
 
 
-def tiny(**changes):
+def tiny(**changes: Any) -> TrainConfig:
     """A tiny config: one hidden layer of 6, batches of 16, 3 epochs."""
     base = dict(hidden=(6,), batch_size=16, lr=0.5, decay=0.1, epochs=3, seed=1)
     return TrainConfig(**{**base, **changes})
 
 
-def without_seconds(metrics):
+def without_seconds(metrics: dict[str, list[dict[str, Any]]]
+                    ) -> dict[str, list[dict[str, Any]]]:
     """Metrics with the wall-clock field removed (the only one allowed to differ)."""
     return {twin: [{k: v for k, v in e.items() if k != "seconds"} for e in epochs]
             for twin, epochs in metrics.items()}
 
 
-def assert_params_identical(a, b):
+def assert_params_identical(a: dict[str, Params], b: dict[str, Params]) -> None:
     for twin in a:
         for (Wa, ba), (Wb, bb) in zip(a[twin], b[twin], strict=True):
             assert Wa.dtype == Wb.dtype and np.array_equal(Wa, Wb)
             assert ba.dtype == bb.dtype and np.array_equal(ba, bb)
 
 
-def test_same_seed_gives_identical_metrics_and_params(blobs):
+def test_same_seed_gives_identical_metrics_and_params(blobs: Any) -> None:
     first = run_training(tiny(), data=blobs)
     second = run_training(tiny(), data=blobs)
     assert without_seconds(first.metrics) == without_seconds(second.metrics)
@@ -76,7 +80,7 @@ def test_same_seed_gives_identical_metrics_and_params(blobs):
     assert without_seconds(other.metrics) != without_seconds(first.metrics)
 
 
-def test_every_epoch_reports_the_contract_keys_and_learns(blobs):
+def test_every_epoch_reports_the_contract_keys_and_learns(blobs: Any) -> None:
     result = run_training(tiny(epochs=4), twins=("manual",), data=blobs)
     epochs = result.metrics["manual"]
     assert [e["epoch"] for e in epochs] == [1, 2, 3, 4]
@@ -89,7 +93,8 @@ def test_every_epoch_reports_the_contract_keys_and_learns(blobs):
     assert epochs[-1]["test_acc"] > 0.9
 
 
-def test_resume_after_interruption_equals_uninterrupted_run(blobs, tmp_path, monkeypatch):
+def test_resume_after_interruption_equals_uninterrupted_run(blobs: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = tiny(epochs=4)
     uninterrupted = run_training(cfg, data=blobs, out_dir=tmp_path / "whole")
 
@@ -97,9 +102,9 @@ def test_resume_after_interruption_equals_uninterrupted_run(blobs, tmp_path, mon
     # Intercepted on the autodiff twin: the manual one trains through its workspace.
     real = autodiff.loss_and_grads
     calls = {"n": 0}
-    steps_per_epoch = math.ceil(len(blobs.y_train) / cfg.batch_size)
+    steps_per_epoch = math.ceil(len(blobs.y_train) / (cfg.batch_size or len(blobs.y_train)))
 
-    def interrupt_in_epoch_3(*args, **kwargs):
+    def interrupt_in_epoch_3(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 2 * steps_per_epoch + 2:
             raise KeyboardInterrupt
@@ -120,13 +125,13 @@ def test_resume_after_interruption_equals_uninterrupted_run(blobs, tmp_path, mon
     assert without_seconds(on_disk) == without_seconds(uninterrupted.metrics)
 
 
-def test_ctrl_c_while_saving_an_epoch_still_leaves_that_epoch_saved(blobs, tmp_path,
-                                                                    monkeypatch):
+def test_ctrl_c_while_saving_an_epoch_still_leaves_that_epoch_saved(blobs: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     import compare.train.trainer as trainer
     real = trainer.save_checkpoint
     calls = {"n": 0}
 
-    def interrupted_second_save(*args, **kwargs):
+    def interrupted_second_save(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt
@@ -139,9 +144,9 @@ def test_ctrl_c_while_saving_an_epoch_still_leaves_that_epoch_saved(blobs, tmp_p
     assert load_checkpoint(tmp_path / CHECKPOINT_NAME)[1]["epoch"] == 2
 
 
-def test_resume_of_a_run_stopped_before_its_first_epoch_starts_afresh(blobs, tmp_path,
-                                                                       monkeypatch):
-    def stop_at_once(*args, **kwargs):
+def test_resume_of_a_run_stopped_before_its_first_epoch_starts_afresh(blobs: Any, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def stop_at_once(*args: Any, **kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
@@ -155,7 +160,7 @@ def test_resume_of_a_run_stopped_before_its_first_epoch_starts_afresh(blobs, tmp
     assert_params_identical(resumed.params, straight.params)
 
 
-def test_resume_can_extend_a_finished_run(blobs, tmp_path):
+def test_resume_can_extend_a_finished_run(blobs: Any, tmp_path: Path) -> None:
     run_training(tiny(epochs=2), twins=("manual",), data=blobs, out_dir=tmp_path)
     extended = run_training(tiny(epochs=4), twins=("manual",), data=blobs, out_dir=tmp_path,
                             resume=True)
@@ -164,7 +169,7 @@ def test_resume_can_extend_a_finished_run(blobs, tmp_path):
     assert without_seconds(extended.metrics) == without_seconds(straight.metrics)
 
 
-def test_resume_with_other_options_is_refused(blobs, tmp_path):
+def test_resume_with_other_options_is_refused(blobs: Any, tmp_path: Path) -> None:
     run_training(tiny(epochs=1), twins=("manual",), data=blobs, out_dir=tmp_path)
     with pytest.raises(ConfigError, match="lr"):
         run_training(tiny(epochs=2, lr=0.1), twins=("manual",), data=blobs, out_dir=tmp_path,
@@ -174,7 +179,7 @@ def test_resume_with_other_options_is_refused(blobs, tmp_path):
                      resume=True)
 
 
-def test_huge_learning_rate_raises_divergence_error_naming_twin_epoch_and_step(blobs):
+def test_huge_learning_rate_raises_divergence_error_naming_twin_epoch_and_step(blobs: Any) -> None:
     with pytest.raises(DivergenceError) as err:
         run_training(tiny(lr=1e200, activation="relu"), twins=("manual",), data=blobs)
     message = str(err.value)
@@ -182,11 +187,12 @@ def test_huge_learning_rate_raises_divergence_error_naming_twin_epoch_and_step(b
     assert "--lr" in message and "\n" not in message
 
 
-def test_nan_loss_names_the_twin_and_the_exact_step(blobs, monkeypatch):
+def test_nan_loss_names_the_twin_and_the_exact_step(blobs: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     real = autodiff.loss_and_grads
     calls = {"n": 0}
 
-    def nan_on_third_call(*args, **kwargs):
+    def nan_on_third_call(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         loss, grads = real(*args, **kwargs)
         return (float("nan") if calls["n"] == 3 else loss), grads
@@ -196,7 +202,7 @@ def test_nan_loss_names_the_twin_and_the_exact_step(blobs, monkeypatch):
         run_training(tiny(), data=blobs)
 
 
-def test_lockstep_twins_agree_and_record_their_parameter_difference(blobs):
+def test_lockstep_twins_agree_and_record_their_parameter_difference(blobs: Any) -> None:
     result = run_training(tiny(dtype="float64"), data=blobs)
     for twin in ("manual", "autodiff"):
         diffs = [e["max_param_diff"] for e in result.metrics[twin]]
@@ -207,10 +213,11 @@ def test_lockstep_twins_agree_and_record_their_parameter_difference(blobs):
     assert max_param_diff(result.params["manual"], result.params["autodiff"]) == diffs[-1]
 
 
-def test_lockstep_difference_detects_a_twin_that_disagrees(blobs, monkeypatch):
+def test_lockstep_difference_detects_a_twin_that_disagrees(blobs: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     real = autodiff.loss_and_grads
 
-    def slightly_wrong(*args, **kwargs):
+    def slightly_wrong(*args: Any, **kwargs: Any) -> Any:
         loss, grads = real(*args, **kwargs)
         return loss, [(1.001 * dW, db) for dW, db in grads]
 
@@ -219,19 +226,20 @@ def test_lockstep_difference_detects_a_twin_that_disagrees(blobs, monkeypatch):
     assert result.metrics["manual"][0]["max_param_diff"] > 1e-6
 
 
-def test_single_twin_run_has_no_parameter_difference(blobs):
+def test_single_twin_run_has_no_parameter_difference(blobs: Any) -> None:
     result = run_training(tiny(epochs=1), twins=("autodiff",), data=blobs)
     assert set(result.metrics) == {"autodiff"}
     assert set(result.metrics["autodiff"][0]) == EPOCH_KEYS
 
 
-def count_steps(monkeypatch, twin):
+def count_steps(monkeypatch: pytest.MonkeyPatch, twin: str) -> list[int]:
     """Wrap ``twin.loss_and_grads`` to record every batch size it is given."""
     module = TWINS[twin]
     real = module.loss_and_grads
     sizes = []
 
-    def counting(params, X, y, activation="tanh"):
+    def counting(params: Params, X: np.ndarray, y: np.ndarray,
+                 activation: str = "tanh") -> Any:
         sizes.append(len(y))
         return real(params, X, y, activation=activation)
 
@@ -239,7 +247,8 @@ def count_steps(monkeypatch, twin):
     return sizes
 
 
-def test_batch_size_one_takes_one_step_per_example(blobs, monkeypatch):
+def test_batch_size_one_takes_one_step_per_example(blobs: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     sizes = count_steps(monkeypatch, "autodiff")
     result = run_training(tiny(batch_size=1, lr=0.05, epochs=1), data=blobs)
     assert sizes == [1] * len(blobs.y_train)
@@ -247,17 +256,18 @@ def test_batch_size_one_takes_one_step_per_example(blobs, monkeypatch):
         assert result.metrics[twin][0]["test_acc"] > 0.5
 
 
-def test_full_batch_takes_one_step_per_epoch(blobs, monkeypatch):
+def test_full_batch_takes_one_step_per_epoch(blobs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     sizes = count_steps(monkeypatch, "autodiff")
     run_training(tiny(batch_size=None, epochs=2), twins=("autodiff",), data=blobs)
     assert sizes == [len(blobs.y_train)] * 2
 
 
-def test_float32_run_stays_float32(blobs, monkeypatch):
+def test_float32_run_stays_float32(blobs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
     real = autodiff.loss_and_grads
 
-    def recording(params, X, y, activation="tanh"):
+    def recording(params: Params, X: np.ndarray, y: np.ndarray,
+                 activation: str = "tanh") -> Any:
         seen.append(X.dtype)
         return real(params, X, y, activation=activation)
 
@@ -270,7 +280,7 @@ def test_float32_run_stays_float32(blobs, monkeypatch):
         assert result.metrics[twin][-1]["test_acc"] > 0.9
 
 
-def test_single_hidden_unit_and_deeper_networks_train(blobs):
+def test_single_hidden_unit_and_deeper_networks_train(blobs: Any) -> None:
     one = run_training(tiny(hidden=(1,)), twins=("manual",), data=blobs)
     deep = run_training(tiny(hidden=(8, 5, 4)), twins=("manual",), data=blobs)
     assert [W.shape for W, _ in deep.params["manual"]] == [(12, 8), (8, 5), (5, 4), (4, 3)]
@@ -284,32 +294,32 @@ def test_single_hidden_unit_and_deeper_networks_train(blobs):
     {"dataset": "cifar10"}, {"dtype": "float16"}, {"decay": -1.0},
     {"schedule": "step", "decay": 2.0}, {"batch_size": 50, "train_subset": 10},
 ])
-def test_bad_config_values_raise_config_error(changes):
+def test_bad_config_values_raise_config_error(changes: dict[str, Any]) -> None:
     with pytest.raises(ConfigError) as err:
         tiny(**changes)
     assert "\n" not in str(err.value)
 
 
-def test_batch_larger_than_the_training_set_is_refused(blobs):
+def test_batch_larger_than_the_training_set_is_refused(blobs: Any) -> None:
     with pytest.raises(ConfigError, match="larger than the 120 training examples"):
         run_training(tiny(batch_size=121), data=blobs)
 
 
-def test_config_round_trips_through_a_dict():
+def test_config_round_trips_through_a_dict() -> None:
     cfg = tiny(hidden=(7, 3), batch_size=None, schedule="step", decay=0.5)
     assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     with pytest.raises(ConfigError, match="unknown config keys"):
         TrainConfig.from_dict({**cfg.to_dict(), "momentum": 0.9})
 
 
-def test_defaults_are_the_papers_best_setting():
+def test_defaults_are_the_papers_best_setting() -> None:
     cfg = TrainConfig()
     assert (cfg.activation, cfg.hidden, cfg.batch_size, cfg.schedule) == (
         "tanh", (100,), 250, "decay")
     assert cfg.decay > 0 and cfg.epochs <= 30
 
 
-def test_schedules_follow_their_formulas():
+def test_schedules_follow_their_formulas() -> None:
     lr0, k = 0.8, 0.25
     for e in range(6):
         assert learning_rate("constant", lr0, k, e) == lr0
@@ -323,7 +333,7 @@ def test_schedules_follow_their_formulas():
         learning_rate("cosine", lr0, k, 0)
 
 
-def test_checkpoint_round_trips_without_pickle(tmp_path):
+def test_checkpoint_round_trips_without_pickle(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     params = {"manual": [(rng.random((4, 3)).astype(np.float32), np.zeros(3, np.float32))]}
     state = {"epoch": 5, "config": tiny().to_dict(), "metrics": {"manual": [{"lr": 0.1 + 0.2}]}}
@@ -336,13 +346,13 @@ def test_checkpoint_round_trips_without_pickle(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]  # no temporary left behind
 
 
-def test_unreadable_checkpoint_is_a_config_error(tmp_path):
+def test_unreadable_checkpoint_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "c.npz").write_bytes(b"not a zip file")
-    with pytest.raises(ConfigError, match="without --resume"):
+    with pytest.raises(ConfigError, match="is not an .npz archive.*--force"):
         load_checkpoint(tmp_path / "c.npz")
 
 
-def test_evaluation_in_chunks_equals_one_pass(blobs):
+def test_evaluation_in_chunks_equals_one_pass(blobs: Any) -> None:
     params = run_training(tiny(epochs=1), twins=("manual",), data=blobs).params["manual"]
     whole = evaluate(manual.forward, params, blobs.x_test, blobs.y_test, "tanh", chunk_rows=10**6)
     chunked = evaluate(manual.forward, params, blobs.x_test, blobs.y_test, "tanh", chunk_rows=7)
@@ -350,21 +360,23 @@ def test_evaluation_in_chunks_equals_one_pass(blobs):
     assert chunked[0] == pytest.approx(whole[0], rel=1e-12)
 
 
-def test_curves_are_redrawn_from_metrics_json_alone(blobs, tmp_path):
+def test_curves_are_redrawn_from_metrics_json_alone(blobs: Any, tmp_path: Path) -> None:
     run_training(tiny(epochs=2), data=blobs, out_dir=tmp_path)
     (tmp_path / CHECKPOINT_NAME).unlink()
     png = plot_run(tmp_path)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_progress_bar_stays_quiet_when_stderr_is_not_a_terminal(blobs, capsys):
+def test_progress_bar_stays_quiet_when_stderr_is_not_a_terminal(blobs: Any,
+        capsys: pytest.CaptureFixture[str]) -> None:
     run_training(tiny(epochs=1), twins=("manual",), data=blobs, progress=True)
     assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 50, None])
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
-def test_every_registered_twin_trains_to_the_same_parameters(blobs, batch_size, activation):
+def test_every_registered_twin_trains_to_the_same_parameters(blobs: Any, batch_size: int | None,
+        activation: str) -> None:
     """In lockstep, every twin of the registry ends an epoch within 1e-12 of the others."""
     cfg = tiny(epochs=1, batch_size=batch_size, activation=activation,
                lr=0.05 if batch_size == 1 else 0.5)
@@ -378,11 +390,13 @@ def test_every_registered_twin_trains_to_the_same_parameters(blobs, batch_size, 
 
 
 @pytest.mark.parametrize("twin", sorted(TWINS))
-def test_training_feels_a_twin_whose_gradients_are_zero(blobs, monkeypatch, twin):
+def test_training_feels_a_twin_whose_gradients_are_zero(blobs: Any,
+        monkeypatch: pytest.MonkeyPatch, twin: str) -> None:
     """What trains is the registered twin's loss_and_grads: break it, and nothing is learnt."""
     real = TWINS[twin].loss_and_grads
 
-    def zero_gradients(params, X, y, activation="tanh"):
+    def zero_gradients(params: Params, X: np.ndarray, y: np.ndarray,
+                 activation: str = "tanh") -> Any:
         loss, grads = real(params, X, y, activation=activation)
         return loss, [(np.zeros_like(dW), np.zeros_like(db)) for dW, db in grads]
 
@@ -396,7 +410,7 @@ def test_training_feels_a_twin_whose_gradients_are_zero(blobs, monkeypatch, twin
     assert broken.metrics[twin][-1]["test_acc"] == untrained[1]
 
 
-def test_labels_outside_the_classes_are_refused(blobs):
+def test_labels_outside_the_classes_are_refused(blobs: Any) -> None:
     bad = SimpleNamespace(**vars(blobs))
     bad.y_train = blobs.y_train.copy()
     bad.y_train[-1] = blobs.n_classes

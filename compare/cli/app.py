@@ -9,6 +9,8 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Sequence
+from typing import NoReturn
 
 from compare.common.errors import TwinpropError
 from compare.malloc import tune_malloc
@@ -27,11 +29,11 @@ COMMAND_MODULES = [
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line and exit status 2."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def positive_int(text):
+def positive_int(text: str) -> int:
     """argparse type: an integer > 0."""
     try:
         value = int(text)
@@ -42,7 +44,7 @@ def positive_int(text):
     return value
 
 
-def positive_float(text):
+def positive_float(text: str) -> float:
     """argparse type: a finite float > 0."""
     try:
         value = float(text)
@@ -53,7 +55,7 @@ def positive_float(text):
     return value
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every subcommand registered."""
     parser = OneLineParser(
         prog="twinprop",
@@ -67,8 +69,12 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    """Entry point of the ``twinprop`` console script; returns the exit status."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``twinprop`` console script; returns the exit status.
+
+    0 success; 1 a run that failed (diverged, learnt nothing, could not save,
+    ran out of memory); 2 bad input (options, files, folders); 130 Ctrl-C.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -85,6 +91,16 @@ def main(argv=None):
         # stdout at devnull so the interpreter's final flush stays quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as err:
+        # What the up-front checks cannot foresee (a disk filling up, a folder
+        # removed mid-run): one line, not a traceback.
+        where = f": {err.filename}" if err.filename else ""
+        print(f"twinprop: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("twinprop: error: out of memory; try a smaller network or batch",
+              file=sys.stderr)
+        return 1
     return 0 if status is None else int(status)
 
 

@@ -4,26 +4,43 @@ No pickle anywhere: the arrays are stored as plain .npy members and the
 trainer state (epoch, config, metrics so far) as one JSON string held in a
 unicode array, so ``np.load(..., allow_pickle=False)`` reads it all back.
 JSON round-trips Python floats exactly, so resumed metrics equal the originals.
+
+:func:`load_checkpoint` checks the file's own form (readable, every member
+there and nothing else, arrays of float matrices and vectors);
+:mod:`compare.train.run_state` checks what it holds against the run's config.
 """
 
 import json
+import os
 import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from compare.atomic import atomic_path
 from compare.common.errors import ConfigError
+from compare.twins import Params
 
 CHECKPOINT_NAME = "checkpoint.npz"
 FORMAT_VERSION = 1
 _STATE_KEY = "trainer_state_json"
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
-def _key(twin, layer, part):
+def damaged(path: "str | os.PathLike[str]", why: str) -> ConfigError:
+    """The one-line error for a run file that cannot be used, with the ways out."""
+    return ConfigError(f"{path} {why}; nothing was changed: restore it from a copy, or start "
+                       f"the run again with --force (or another --out)")
+
+
+def _key(twin: str, layer: int, part: str) -> str:
     return f"{twin}.{layer}.{part}"
 
 
-def save_checkpoint(path, params_by_twin, state):
+def save_checkpoint(path: "str | os.PathLike[str]", params_by_twin: dict[str, Params],
+                    state: dict[str, Any]) -> None:
     """Atomically write ``params_by_twin`` and ``state`` to ``path``.
 
     Args:
@@ -31,7 +48,7 @@ def save_checkpoint(path, params_by_twin, state):
         params_by_twin: dict twin name -> list of (W (n_in, n_out), b (n_out,)).
         state: JSON-serialisable dict (epoch, config, metrics, ...).
     """
-    arrays = {}
+    arrays: dict[str, Any] = {}
     for twin, params in params_by_twin.items():
         for layer, (W, b) in enumerate(params):
             arrays[_key(twin, layer, "W")] = np.asarray(W)
@@ -45,28 +62,68 @@ def save_checkpoint(path, params_by_twin, state):
             np.savez(f, **arrays)
 
 
-def load_checkpoint(path):
-    """Read a checkpoint written by :func:`save_checkpoint`.
+def load_checkpoint(path: "str | os.PathLike[str]") -> tuple[dict[str, Params], dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint` and check its form.
 
     Returns:
-        (params_by_twin, state): dict twin -> list of (W, b), and the state dict.
+        (params_by_twin, state): dict twin -> list of (W (n_k, n_{k+1}),
+        b (n_{k+1},)), and the state dict (with ``twins``, ``n_layers``, ``epoch``,
+        ``config``, ``metrics``; only the first two are checked here).
     Raises:
-        ConfigError if the file is missing, unreadable or of another format.
+        ConfigError if the file is missing, unreadable, of another format or
+        not of the form save_checkpoint writes.
     """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"no checkpoint at {path}; start a new run without --resume")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            state = json.loads(str(npz[_STATE_KEY]))
-            if state.get("format") != FORMAT_VERSION:
-                raise ConfigError(f"checkpoint {path} has format {state.get('format')!r}, "
-                                  f"not {FORMAT_VERSION}; start a new run without --resume")
-            params_by_twin = {
-                twin: [(npz[_key(twin, i, "W")], npz[_key(twin, i, "b")])
-                       for i in range(state["n_layers"])]
-                for twin in state["twins"]
-            }
-    except FileNotFoundError:
-        raise ConfigError(f"no checkpoint at {path}; start a new run without --resume") from None
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
-        raise ConfigError(f"checkpoint {path} is unreadable ({type(err).__name__}: {err}); "
-                          f"start a new run without --resume") from None
-    return params_by_twin, state
+        with open(path, "rb") as f:
+            head = f.read(len(_ZIP_MAGIC))
+        if head != _ZIP_MAGIC:
+            # np.load would guess another format (and suggest unpickling it).
+            raise damaged(path, "is empty" if not head else "is not an .npz archive")
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise damaged(path, "is not an .npz archive")
+        with loaded as npz:
+            members = {name: npz[name] for name in npz.files}
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile,
+            zipfile.LargeZipFile, zlib.error) as err:
+        raise damaged(path, f"is unreadable ({type(err).__name__}: {err})") from None
+    state = _state(path, members.pop(_STATE_KEY, None))
+    expected = {_key(t, k, part) for t in state["twins"] for k in range(state["n_layers"])
+                for part in "Wb"}
+    if set(members) != expected:
+        missing, extra = sorted(expected - set(members)), sorted(set(members) - expected)
+        raise damaged(path, f"does not hold the arrays its state names ({state['n_layers']} "
+                            f"layers of {state['twins']}: missing {missing}, unexpected {extra})")
+    for name, array in members.items():
+        ndim = 2 if name.endswith(".W") else 1
+        if array.ndim != ndim or array.dtype.kind != "f":
+            raise damaged(path, f"has {name} of shape {array.shape} and dtype {array.dtype}, "
+                                f"not a {ndim}-D float array")
+    params = {t: [(members[_key(t, k, "W")], members[_key(t, k, "b")])
+                  for k in range(state["n_layers"])] for t in state["twins"]}
+    return params, state
+
+
+def _state(path: Path, raw: "np.ndarray | None") -> dict[str, Any]:
+    """The trainer state stored in ``raw``, with its format, twins and n_layers checked."""
+    if raw is None or raw.shape != () or raw.dtype.kind != "U":
+        raise damaged(path, "has no trainer state")
+    try:
+        state = json.loads(str(raw))
+    except ValueError as err:
+        raise damaged(path, f"has an unreadable trainer state ({err})") from None
+    if not isinstance(state, dict):
+        raise damaged(path, "has a trainer state that is not an object")
+    if state.get("format") != FORMAT_VERSION:
+        raise ConfigError(f"checkpoint {path} has format {state.get('format')!r}, "
+                          f"not {FORMAT_VERSION}; start a new run without --resume")
+    twins, n_layers = state.get("twins"), state.get("n_layers")
+    if (not isinstance(twins, list) or not twins or len(set(map(str, twins))) != len(twins)
+            or not all(isinstance(t, str) for t in twins)):
+        raise damaged(path, f"names its twins {twins!r}, not a list of distinct names")
+    if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
+        raise damaged(path, f"has n_layers {n_layers!r}, not a whole number >= 1")
+    return state

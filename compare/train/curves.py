@@ -8,17 +8,19 @@ without retraining.
 """
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, MaxNLocator
 
 from compare.atomic import atomic_path
 from compare.common.errors import ConfigError
-from compare.train.run_files import CURVES_NAME, read_metrics
+from compare.train.run_files import CURVES_NAME, Metrics, read_metrics
 
 
-def plot_run(run_dir, out_path=None):
+def plot_run(run_dir: "str | Path", out_path: "str | Path | None" = None) -> Path:
     """Draw ``run_dir``/metrics.json to ``out_path`` (default ``run_dir``/curves.png).
 
     Returns the Path written.
@@ -29,7 +31,7 @@ def plot_run(run_dir, out_path=None):
     return out_path
 
 
-def plot_curves(metrics, out_path, title=None):
+def plot_curves(metrics: Metrics, out_path: "str | Path", title: str | None = None) -> None:
     """Draw ``metrics`` (twin -> list of per-epoch dicts) to the PNG ``out_path``."""
     twins = [name for name, epochs in metrics.items() if epochs]
     if not twins:
@@ -81,13 +83,13 @@ def plot_curves(metrics, out_path, title=None):
         fig.savefig(tmp, format="png", dpi=110)
 
 
-def _share_y(axes):
+def _share_y(axes: Any) -> None:
     lows, highs = zip(*(ax.get_ylim() for ax in axes))
     for ax in axes:
         ax.set_ylim(min(lows), max(highs))
 
 
-def _draw_diff(ax, epochs, twins):
+def _draw_diff(ax: Axes, epochs: list[dict[str, Any]], twins: list[str]) -> None:
     """max_param_diff per epoch, log scale; exact zeros are marked, not dropped silently."""
     x = np.array([e["epoch"] for e in epochs])
     diff = np.array([e["max_param_diff"] for e in epochs], dtype=float)
@@ -114,7 +116,7 @@ def _draw_diff(ax, epochs, twins):
     ax.grid(alpha=0.3, which="both")
 
 
-def _diff_summary(twins, metrics):
+def _diff_summary(twins: list[str], metrics: Metrics) -> str:
     """The text panel: the worst difference, each twin's step time, the last epochs."""
     epochs = metrics[twins[0]]
     worst = max(epochs, key=lambda e: e["max_param_diff"])

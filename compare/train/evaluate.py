@@ -1,13 +1,18 @@
 """Loss and accuracy of a network on a whole data set, in bounded memory."""
 
-import numpy as np
+from collections.abc import Callable
 
-# Rows per forward pass: 10,000 x 100 hidden units is ~8 MB in float64,
-# small enough for any machine, large enough that numpy's matmul dominates.
+import numpy as np
+from numpy.typing import NDArray
+
+from compare.train.chunks import chunk_rows as rows_for
+from compare.twins import Params
+
+# The most rows per forward pass (fewer for wide networks, see compare.train.chunks).
 CHUNK_ROWS = 10_000
 
 
-def summed_cross_entropy(logits, y):
+def summed_cross_entropy(logits: NDArray, y: NDArray) -> float:
     """Summed softmax cross-entropy of one chunk, via log-sum-exp.
 
     Args:
@@ -22,7 +27,8 @@ def summed_cross_entropy(logits, y):
     return float(np.sum(log_norm - picked))
 
 
-def evaluate(forward, params, X, y, activation, chunk_rows=CHUNK_ROWS):
+def evaluate(forward: Callable[..., NDArray], params: Params, X: NDArray, y: NDArray,
+             activation: object, chunk_rows: int | None = None) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy of ``params`` on ``(X, y)``.
 
     Args:
@@ -30,10 +36,13 @@ def evaluate(forward, params, X, y, activation, chunk_rows=CHUNK_ROWS):
         params: list of (W, b).
         X: (N, n_in) inputs.  y: (N,) int labels.
         activation: the hidden activation's name.
-        chunk_rows: rows per forward pass, to bound memory.
+        chunk_rows: rows per forward pass, to bound memory (None: as many as
+            compare.train.chunks allows, at most CHUNK_ROWS).
     Returns:
         (loss, accuracy): floats; accuracy is a fraction in [0, 1].
     """
+    if chunk_rows is None:
+        chunk_rows = rows_for(params, CHUNK_ROWS)
     total_loss = 0.0
     correct = 0
     for start in range(0, len(y), chunk_rows):

@@ -14,31 +14,32 @@ So in every schedule epoch 0 uses lr0.
 """
 
 import math
+from collections.abc import Callable
 
 from compare.common.errors import ConfigError
 
 
-def constant(lr0, k, epoch, step_every):
+def constant(lr0: float, k: float, epoch: int, step_every: int) -> float:
     """lr0, whatever the epoch."""
     return lr0
 
 
-def inverse_time(lr0, k, epoch, step_every):
+def inverse_time(lr0: float, k: float, epoch: int, step_every: int) -> float:
     """The paper's decaying rate: lr0 / (1 + k * epoch)."""
     return lr0 / (1.0 + k * epoch)
 
 
-def exponential(lr0, k, epoch, step_every):
+def exponential(lr0: float, k: float, epoch: int, step_every: int) -> float:
     """lr0 * exp(-k * epoch)."""
     return lr0 * math.exp(-k * epoch)
 
 
-def step(lr0, k, epoch, step_every):
+def step(lr0: float, k: float, epoch: int, step_every: int) -> float:
     """lr0 multiplied by k once every ``step_every`` epochs."""
     return lr0 * k ** (epoch // step_every)
 
 
-SCHEDULES = {
+SCHEDULES: dict[str, Callable[[float, float, int, int], float]] = {
     "constant": constant,
     "decay": inverse_time,
     "exponential": exponential,
@@ -46,7 +47,7 @@ SCHEDULES = {
 }
 
 
-def check_schedule(name, k, step_every):
+def check_schedule(name: str, k: float, step_every: object) -> None:
     """Raise ConfigError unless ``name`` is a schedule and ``k`` suits it."""
     if name not in SCHEDULES:
         raise ConfigError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")
@@ -55,15 +56,21 @@ def check_schedule(name, k, step_every):
     if name == "step" and not 0 < k <= 1:
         raise ConfigError(f"the step schedule multiplies the rate by --decay, so it must be "
                           f"in (0, 1], not {k}; try --decay 0.5")
-    if not (isinstance(step_every, int) and step_every >= 1):
+    if (isinstance(step_every, bool) or not isinstance(step_every, int)
+            or step_every < 1):
         raise ConfigError(f"step_every {step_every!r} must be a whole number >= 1; "
                           f"try --step-every 10")
 
 
-def learning_rate(name, lr0, k, epoch, step_every=10):
+def learning_rate(name: str, lr0: float, k: float, epoch: int, step_every: int = 10) -> float:
     """Return the learning rate for zero-based ``epoch`` under schedule ``name``.
 
-    Raises ConfigError for an unknown schedule or a decay that does not suit it.
+    ``k`` and ``step_every`` are trusted (TrainConfig checked them with
+    :func:`check_schedule`); an unknown ``name`` raises ConfigError.
     """
-    check_schedule(name, k, step_every)
-    return float(SCHEDULES[name](lr0, k, epoch, step_every))
+    try:
+        schedule = SCHEDULES[name]
+    except KeyError:
+        raise ConfigError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}") \
+            from None
+    return float(schedule(lr0, k, epoch, step_every))

@@ -14,28 +14,43 @@ nothing but the parameters carries over between epochs: the batch order and
 the learning rate depend only on (seed, epoch).
 """
 
+import contextlib
 import itertools
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
+from types import SimpleNamespace, TracebackType
+from typing import Any, Protocol
 
 import numpy as np
-from tqdm import tqdm
+from numpy.typing import NDArray
+from tqdm import tqdm  # type: ignore[import-untyped]
 
-from compare.common.errors import ConfigError, DivergenceError
+from compare.common.errors import ConfigError, DivergenceError, TwinpropError
 from compare.data.batches import batch_indices
 from compare.train import run_files
-from compare.train.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
-from compare.train.config import TrainConfig
+from compare.train.checkpoint import CHECKPOINT_NAME, save_checkpoint
+from compare.train.config import DataSizes, TrainConfig, check_fits
 from compare.train.evaluate import evaluate
+from compare.train.run_files import Metrics
+from compare.train.run_state import StartState, open_run
 from compare.train.schedules import learning_rate
 from compare.train.sgd import SGD
-from compare.twins import TWINS, check_twin_names, get_twin
+from compare.twins import TWINS, Params, check_twin_names, get_twin
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingInterrupted", "check_batch_size",
-           "run_training"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingInterrupted", "run_training"]
+
+
+class DataLike(Protocol):
+    """What the trainer reads of a data set (compare.data.load.Dataset has it all)."""
+
+    x_train: NDArray   # (n_train, n_features)
+    y_train: NDArray   # (n_train,) integer labels
+    x_test: NDArray    # (n_test, n_features)
+    y_test: NDArray    # (n_test,)
+    n_classes: int
 
 
 @dataclass
@@ -43,79 +58,103 @@ class TrainResult:
     """What a run produced: ``metrics`` twin -> per-epoch dicts, ``params`` twin -> [(W, b)]."""
 
     config: TrainConfig
-    metrics: dict
-    params: dict
+    metrics: Metrics
+    params: dict[str, Params]
     out_dir: Path | None
 
 
 class TrainingInterrupted(KeyboardInterrupt):
     """Ctrl-C during training; the last completed epoch is in the checkpoint."""
 
-    def __init__(self, completed_epochs, out_dir):
+    def __init__(self, completed_epochs: int, out_dir: Path | None) -> None:
         super().__init__(f"interrupted after {completed_epochs} completed epochs")
         self.completed_epochs = completed_epochs
         self.out_dir = out_dir
 
 
-def run_training(cfg, twins=tuple(TWINS), data=None, out_dir=None, progress=False,
-                 resume=False, on_epoch=None):
+class SaveFailed(TwinpropError):
+    """An epoch could not be written to the run folder (disk full, folder gone, ...)."""
+
+    exit_code = 1
+
+
+def run_training(cfg: TrainConfig, twins: "tuple[str, ...] | list[str] | str" = tuple(TWINS),
+                 data: DataLike | None = None, out_dir: "str | Path | None" = None,
+                 progress: bool = False, resume: bool = False,
+                 on_epoch: Callable[[dict[str, dict[str, Any]]], None] | None = None,
+                 start: StartState | None = None) -> TrainResult:
     """Train ``twins`` (one, or several in lockstep) with minibatch SGD under ``cfg``.
 
     Args:
-        cfg: TrainConfig.
+        cfg: TrainConfig (checked on creation; trusted here).
         twins: names of registered twins (compare.twins.TWINS), e.g. ("manual", "autodiff").
         data: Dataset-like object (x_train (N, D), y_train (N,), x_test,
             y_test, n_classes); None loads ``cfg.dataset`` with compare.data.load.
         out_dir: folder for config.json, metrics.json and checkpoint.npz,
             all rewritten after every epoch; None writes nothing.
         progress: show a progress bar (only when stderr is a terminal).
-        resume: continue from the checkpoint in ``out_dir``.
+        resume: continue from the checkpoint in ``out_dir`` (checked first
+            with compare.train.run_state.open_run).
         on_epoch: optional callback ``on_epoch(epoch_metrics)`` called after
             every epoch with dict twin -> that epoch's metrics.
+        start: with ``resume``, the state the caller already read with
+            open_run (so the folder is checked once); None reads it here.
     Returns:
         TrainResult.
     Raises:
-        ConfigError (bad twins, batch size, resume mismatch), DivergenceError
-        (NaN/inf loss or overflow), TrainingInterrupted (Ctrl-C).
+        ConfigError (bad twins, data too small for the config, a run folder
+        that does not match), DivergenceError (NaN/inf loss or overflow),
+        SaveFailed (an epoch could not be written), TrainingInterrupted (Ctrl-C).
+        Whatever is raised, the run folder holds every completed epoch.
     """
     twins = check_twin_names(twins)
-    data = _prepare_data(cfg, data, quiet=not progress)
-    out_dir = Path(out_dir) if out_dir is not None else None
-    if resume and out_dir is None:
+    prepared = _prepare_data(cfg, data, quiet=not progress)
+    out = Path(out_dir) if out_dir is not None else None
+    if resume and out is None:
         raise ConfigError("resume needs the run folder; pass --out with --resume")
-
-    params, metrics, done = _starting_state(cfg, twins, data, out_dir, resume)
-    if out_dir is not None:
-        run_files.write_config(out_dir, cfg.to_dict(), twins, _describe(data))
-        run_files.write_metrics(out_dir, metrics)
+    if resume and out is not None and start is None:
+        start = open_run(out, cfg, twins, _sizes(prepared))
+    params, metrics, done = _starting_point(cfg, twins, prepared, start if resume else None)
+    if out is not None:
+        with _saving(out, done):
+            run_files.write_config(out, cfg.to_dict(), twins, _describe(prepared))
+            run_files.write_metrics(out, metrics)
     saved = done
     steppers = {name: SGD(get_twin(name), cfg.activation) for name in twins}
     try:
         for epoch in range(done, cfg.epochs):
-            record = _train_epoch(cfg, steppers, params, data, epoch, progress)
+            record = _train_epoch(cfg, steppers, params, prepared, epoch, progress)
             for name in twins:
                 metrics[name].append(record[name])
             done = epoch + 1
-            if out_dir is not None:
-                _save(out_dir, cfg, params, metrics, done)
+            if out is not None:
+                _save(out, cfg, params, metrics, done, saved)
                 saved = done
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:
         # Ctrl-C can land while the last completed epoch is being saved; the
         # parameters are then still that epoch's, so save them again.
-        if out_dir is not None and saved < done:
-            _save(out_dir, cfg, params, metrics, done)
-        raise TrainingInterrupted(done, out_dir) from None
-    return TrainResult(cfg, metrics, params, out_dir)
+        if out is not None and saved < done:
+            _save(out, cfg, params, metrics, done, saved)
+        raise TrainingInterrupted(done, out) from None
+    return TrainResult(cfg, metrics, params, out)
 
 
-def _prepare_data(cfg, data, quiet):
-    """Subset and cast the data to ``cfg.dtype``; check the batch size fits."""
+def _prepare_data(cfg: TrainConfig, data: DataLike | None, quiet: bool) -> SimpleNamespace:
+    """Subset and cast the data to ``cfg.dtype``.
+
+    The catalog's data sets were checked against ``cfg`` when it was made;
+    data handed in is checked here to be large enough for it.
+    """
     if data is None:
         from compare.data.load import load_dataset
         data = load_dataset(name=cfg.dataset, dtype=cfg.dtype, seed=cfg.seed, quiet=quiet)
-    prepared = SimpleNamespace(
+    else:
+        check_fits(cfg, DataSizes(len(data.y_train), len(data.y_test),
+                                  int(data.x_train.shape[1]), int(data.n_classes)),
+                   getattr(data, "name", "the data"))
+    return SimpleNamespace(
         x_train=np.asarray(data.x_train[:cfg.train_subset], dtype=cfg.dtype),
         y_train=np.asarray(data.y_train[:cfg.train_subset], dtype=np.int64),
         x_test=np.asarray(data.x_test[:cfg.test_subset], dtype=cfg.dtype),
@@ -124,67 +163,61 @@ def _prepare_data(cfg, data, quiet):
         name=getattr(data, "name", cfg.dataset),
         source=getattr(data, "source", None),
     )
-    check_batch_size(cfg, len(prepared.y_train))
-    return prepared
 
 
-def check_batch_size(cfg, n_train):
-    """Raise ConfigError unless ``cfg.batch_size`` fits ``n_train`` training examples."""
-    if cfg.batch_size is not None and cfg.batch_size > n_train:
-        raise ConfigError(f"batch size {cfg.batch_size} is larger than the {n_train} training "
-                          f"examples; use a smaller --batch-size or --batch-size full")
+def _sizes(data: SimpleNamespace) -> DataSizes:
+    return DataSizes(len(data.y_train), len(data.y_test), int(data.x_train.shape[1]),
+                     data.n_classes)
 
 
-def _describe(data):
+def _describe(data: SimpleNamespace) -> dict[str, Any]:
     return {"name": data.name, "source": data.source, "n_train": len(data.y_train),
             "n_test": len(data.y_test), "n_features": int(data.x_train.shape[1]),
             "n_classes": data.n_classes}
 
 
-def _starting_state(cfg, twins, data, out_dir, resume):
-    """Return (params, metrics, completed_epochs) to start training from."""
-    checkpoint = out_dir / CHECKPOINT_NAME if out_dir is not None else None
-    if resume and checkpoint.is_file():
-        params, state = load_checkpoint(checkpoint)
-        saved_cfg = TrainConfig.from_dict(state["config"])
-        _check_resumable(cfg, saved_cfg, twins, state, out_dir)
-        return params, state["metrics"], state["epoch"]
-    if resume:
-        # Interrupted before the first epoch ended: nothing to load, so
-        # starting afresh IS the uninterrupted run, as long as it is the same run.
-        saved = run_files.read_config(out_dir)
-        _check_resumable(cfg, TrainConfig.from_dict(saved["config"]), twins,
-                         {"twins": saved["twins"], "epoch": 0}, out_dir)
+def _starting_point(cfg: TrainConfig, twins: tuple[str, ...], data: SimpleNamespace,
+                    start: StartState | None) -> tuple[dict[str, Params], Metrics, int]:
+    """Return (params, metrics, completed_epochs) to start training from.
+
+    Without a saved state (a new run, or one stopped before its first epoch
+    ended) that is the seeded initialisation: resuming such a run IS the
+    uninterrupted run.
+    """
+    if start is not None:
+        return start.params, start.metrics, start.epoch
     from compare.common.init import init_params
     sizes = [data.x_train.shape[1], *cfg.hidden, data.n_classes]
-    start = init_params(sizes, init=cfg.init, seed=cfg.seed, dtype=cfg.dtype)
+    first = init_params(sizes, init=cfg.init, seed=cfg.seed, dtype=cfg.dtype)
     # Each twin gets its own copy: SGD updates the arrays in place.
-    params = {name: [(np.array(W), np.array(b)) for W, b in start] for name in twins}
+    params = {name: [(np.array(W), np.array(b)) for W, b in first] for name in twins}
     return params, {name: [] for name in twins}, 0
 
 
-def _check_resumable(cfg, saved_cfg, twins, state, out_dir):
-    if list(state["twins"]) != list(twins):
-        raise ConfigError(f"{out_dir} holds a run of {state['twins']}, not {list(twins)}; "
-                          f"resume it with the same command")
-    # Only the number of epochs may change: a run can be extended.
-    if saved_cfg.replace(epochs=cfg.epochs) != cfg:
-        changed = [k for k, v in cfg.to_dict().items()
-                   if k != "epochs" and saved_cfg.to_dict()[k] != v]
-        raise ConfigError(f"{out_dir} was trained with other options ({', '.join(changed)}); "
-                          f"resume it with the options in its config.json")
-    if state["epoch"] > cfg.epochs:
-        raise ConfigError(f"{out_dir} already has {state['epoch']} epochs, more than the "
-                          f"{cfg.epochs} asked for; resume with --epochs {state['epoch']} or more")
+def _save(out_dir: Path, cfg: TrainConfig, params: dict[str, Params], metrics: Metrics,
+          done: int, saved: int) -> None:
+    """Write epoch ``done``: the checkpoint first, then metrics.json (it may lag by one)."""
+    with _saving(out_dir, saved):
+        save_checkpoint(out_dir / CHECKPOINT_NAME, params,
+                        {"epoch": done, "config": cfg.to_dict(), "metrics": metrics})
+        run_files.write_metrics(out_dir, metrics)
 
 
-def _save(out_dir, cfg, params, metrics, done):
-    save_checkpoint(out_dir / CHECKPOINT_NAME, params,
-                    {"epoch": done, "config": cfg.to_dict(), "metrics": metrics})
-    run_files.write_metrics(out_dir, metrics)
+@contextlib.contextmanager
+def _saving(out_dir: Path, saved: int) -> Iterator[None]:
+    """Turn an OSError of the writes inside into SaveFailed saying what the folder holds."""
+    try:
+        yield
+    except OSError as err:
+        holds = (f"it still holds the {saved} completed epoch{'s' if saved != 1 else ''}"
+                 if saved else "no epoch was completed")
+        raise SaveFailed(f"could not write to {out_dir} ({err.strerror or err}); {holds}; "
+                         f"fix the folder (space, permissions), then continue with --resume "
+                         f"--out {out_dir}") from None
 
 
-def _train_epoch(cfg, steppers, params, data, epoch, progress):
+def _train_epoch(cfg: TrainConfig, steppers: dict[str, SGD], params: dict[str, Params],
+                 data: SimpleNamespace, epoch: int, progress: bool) -> dict[str, dict[str, Any]]:
     """Run one epoch of SGD for every twin in place; return twin -> metrics dict.
 
     ``epoch`` is zero-based; the metrics carry ``epoch + 1`` (epochs completed).
@@ -193,19 +226,16 @@ def _train_epoch(cfg, steppers, params, data, epoch, progress):
     batches = batch_indices(len(data.y_train), cfg.batch_size, cfg.seed, epoch)
     seconds = dict.fromkeys(steppers, 0.0)
     running = dict.fromkeys(steppers, 0.0)
-    # One gather buffer for the whole epoch: X = x_train[idx] would allocate
-    # a fresh batch-sized array every step. mode="clip" lets take write
-    # straight into it (mode="raise" copies through a temporary); the indices
-    # are a permutation of range(len(x_train)), so none is ever clipped.
-    gathered = np.empty((len(batches[0]), data.x_train.shape[1]), data.x_train.dtype)
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
                file=sys.stderr, disable=not (progress and sys.stderr.isatty()))
-    for step, idx in enumerate(bar, start=1):
-        X = np.take(data.x_train, idx, axis=0, out=gathered[:len(idx)], mode="clip")
-        y = data.y_train[idx]
+    for step, rows in enumerate(bar, start=1):
         for name, stepper in steppers.items():
             start = time.perf_counter()
-            loss = _sgd_step(stepper, name, params[name], X, y, cfg, lr, epoch, step)
+            with _diverging_means(name, cfg, f"at epoch {epoch + 1}, step {step}"):
+                # Each stepper gathers the batch's rows itself, a chunk at a time.
+                loss = stepper.step(params[name], data.x_train, data.y_train, lr, rows=rows)
+                if not np.isfinite(loss):
+                    raise FloatingPointError(f"the loss is {loss}")
             seconds[name] += time.perf_counter() - start
             running[name] += loss
         if step % 10 == 0 or step == len(batches):
@@ -232,15 +262,6 @@ def _train_epoch(cfg, steppers, params, data, epoch, progress):
     return record
 
 
-def _sgd_step(stepper, name, params, X, y, cfg, lr, epoch, step):
-    """One SGD step on ``params`` in place; return the batch loss (float)."""
-    with _diverging_means(name, cfg, f"at epoch {epoch + 1}, step {step}"):
-        loss = stepper.step(params, X, y, lr)
-        if not np.isfinite(loss):
-            raise FloatingPointError(f"the loss is {loss}")
-    return loss
-
-
 class _diverging_means:
     """Turn overflow, invalid values and NaN/inf losses into one DivergenceError.
 
@@ -249,24 +270,24 @@ class _diverging_means:
     twin, the place and a way out, not a warning flood and a NaN curve.
     """
 
-    def __init__(self, twin, cfg, where):
+    def __init__(self, twin: str, cfg: TrainConfig, where: str) -> None:
         self.twin, self.cfg, self.where = twin, cfg, where
         self.errstate = np.errstate(over="raise", invalid="raise", divide="raise")
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self.errstate.__enter__()
 
-    def __exit__(self, kind, err, tb):
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.errstate.__exit__(kind, err, tb)
         if kind is FloatingPointError:
             raise DivergenceError(
                 f"the {self.twin} twin diverged {self.where} ({err}) with learning rate "
                 f"{self.cfg.lr:g}; try a lower one, e.g. --lr {self.cfg.lr / 10:g}") from None
-        return False
 
 
-def max_param_diff(params_a, params_b):
-    """Largest absolute difference between two parameter lists of the same shapes (float)."""
+def max_param_diff(params_a: Params, params_b: Params) -> float:
+    """Largest absolute difference between two parameter lists of the same shapes."""
     return max(float(np.max(np.abs(np.asarray(pa, dtype=np.float64) - np.asarray(pb, np.float64))))
                for layer_a, layer_b in zip(params_a, params_b)
                for pa, pb in zip(layer_a, layer_b))
