@@ -7,7 +7,10 @@ Run from the repository root with nothing but Python 3.10+::
 
 It makes ``.venv`` if there is none and installs the project into it
 (editable, with the ``dev`` and ``cluster`` extras, so the Dask path is tested
-too) whenever ``pyproject.toml`` changed since the last install. Standard library only: it runs before anything is installed.
+too) whenever ``pyproject.toml`` changed since the last install. ``test``
+first runs the lint (ruff) and the type checker (mypy), both configured in
+pyproject.toml, then pytest. Standard library only: it runs before anything
+is installed.
 """
 
 import hashlib
@@ -34,13 +37,17 @@ DEMO_STEPS = [
 ]
 
 
-def venv_bin(name):
+# What the test command runs before pytest (each configured in pyproject.toml).
+LINT = [["ruff", "check", "."], ["mypy"]]
+
+
+def venv_bin(name: str) -> Path:
     """Path of an executable inside the virtual environment."""
     folder = "Scripts" if os.name == "nt" else "bin"
     return VENV / folder / name
 
 
-def ensure_venv():
+def ensure_venv() -> None:
     """Create ``.venv`` and install the project, unless already up to date."""
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + EXTRAS.encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text().strip() == want:
@@ -54,14 +61,15 @@ def ensure_venv():
     STAMP.write_text(want + "\n")
 
 
-def run(cmd, env=None):
+def run(cmd: list[object], env: dict[str, str] | None = None) -> None:
     """Run ``cmd``; exit with its status if it fails."""
     status = subprocess.call([str(c) for c in cmd], cwd=ROOT, env=env)
     if status != 0:
         sys.exit(status)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
+    """``demo`` or ``test [pytest options]``; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in ("demo", "test"):
         print("usage: python3 -m compare.bootstrap demo|test [pytest options]", file=sys.stderr)
@@ -75,6 +83,9 @@ def main(argv=None):
               f"(data: runs/demo/metrics.json); the derivative study: runs/demo/derivatives/",
               flush=True)
         return 0
+    for check in LINT:
+        print(f"bootstrap: {' '.join(check)}", flush=True)
+        run([venv_bin("python"), "-m", *check])
     env = dict(os.environ, HYPOTHESIS_PROFILE=os.environ.get("HYPOTHESIS_PROFILE", "ci"))
     run([venv_bin("python"), "-m", "pytest", *argv[1:]], env=env)
     return 0
