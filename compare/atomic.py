@@ -1,4 +1,4 @@
-"""Write files so that a crash never leaves a half-written one behind.
+"""Write files so that a crash never leaves a half-written one behind (and read .npz back).
 
 Every writer goes to a temporary file in the destination's folder, then
 renames it over the destination: rename within one file system is atomic, so
@@ -12,12 +12,18 @@ import json
 import os
 import re
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from compare.common.errors import ConfigError
 
+_ZIP_MAGIC = b"PK\x03\x04"
 # mkstemp's random part: 8 characters of [a-z0-9_].
 _RANDOM_PART = r"[a-z0-9_]{8}"
 
@@ -150,3 +156,39 @@ def write_text(path: "str | os.PathLike[str]", text: str) -> None:
 def write_json(path: "str | os.PathLike[str]", obj: Any) -> None:
     """Atomically write ``obj`` as indented JSON to ``path``."""
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_npz(path: "str | os.PathLike[str]", arrays: dict[str, Any]) -> None:
+    """Atomically write arrays (name -> ndarray) to ``path`` as an .npz archive (no pickle)."""
+    with atomic_path(path) as tmp:
+        # A file object, not a name: np.savez would append ".npz" to the name.
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+
+class UnreadableArchive(ValueError):
+    """An .npz file that cannot be read; the message says why (no path in it)."""
+
+
+def read_npz(path: "str | os.PathLike[str]") -> dict[str, NDArray]:
+    """Every array of an .npz archive, read without unpickling anything.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        UnreadableArchive: the file is empty, not an .npz archive, or damaged.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_ZIP_MAGIC))
+        if head != _ZIP_MAGIC:
+            # np.load would guess another format (and suggest unpickling it)
+            raise UnreadableArchive("is empty" if not head else "is not an .npz archive")
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile,
+            zipfile.LargeZipFile, zlib.error) as err:
+        if isinstance(err, UnreadableArchive):
+            raise
+        raise UnreadableArchive(f"is unreadable ({type(err).__name__}: {err})") from None

@@ -13,14 +13,13 @@ import functools
 import hashlib
 import importlib.util
 import json
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from compare.atomic import atomic_path, write_json
+from compare.atomic import UnreadableArchive, read_npz, write_json, write_npz
 from compare.jsonable import to_jsonable
 from compare.reproduce.results import OK, RunOutcome
 from compare.reproduce.soundness import DamagedRun, check_metrics_file, check_params
@@ -79,14 +78,8 @@ def params_name(twin: str) -> str:
 
 def save_params(path: Path, params: Params) -> None:
     """Write params [(W, b), ...] as W0, b0, W1, b1, ... in one .npz, atomically."""
-    arrays: dict[str, Any] = {}
-    for i, (W, b) in enumerate(params):
-        arrays[f"W{i}"] = np.asarray(W)
-        arrays[f"b{i}"] = np.asarray(b)
-    with atomic_path(path) as tmp:
-        # A file object, because np.savez would append ".npz" to a bare name.
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+    write_npz(path, {f"{kind}{i}": np.asarray(array) for i, pair in enumerate(params)
+                     for kind, array in zip("Wb", pair)})
 
 
 def load_params(path: Path) -> Params:
@@ -96,15 +89,15 @@ def load_params(path: Path) -> Params:
         DamagedRun: the file is missing, unreadable, or not W0, b0, W1, b1, ...
     """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            names = set(data.files)
-            n_layers = len(names) // 2
-            expected = {f"{kind}{i}" for i in range(n_layers) for kind in "Wb"}
-            if names != expected or not n_layers:
-                raise DamagedRun(f"{path.name} holds {sorted(names)}, not W0, b0, W1, b1, ...")
-            return [(data[f"W{i}"], data[f"b{i}"]) for i in range(n_layers)]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        data = read_npz(path)
+    except (OSError, UnreadableArchive) as err:
         raise DamagedRun(f"{path.name} cannot be read ({err})") from None
+    names = set(data)
+    n_layers = len(names) // 2
+    expected = {f"{kind}{i}" for i in range(n_layers) for kind in "Wb"}
+    if names != expected or not n_layers:
+        raise DamagedRun(f"{path.name} holds {sorted(names)}, not W0, b0, W1, b1, ...")
+    return [(data[f"W{i}"], data[f"b{i}"]) for i in range(n_layers)]
 
 
 class RunCache:

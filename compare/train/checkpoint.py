@@ -12,21 +12,18 @@ there and nothing else, arrays of float matrices and vectors);
 
 import json
 import os
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from compare.atomic import atomic_path
+from compare.atomic import UnreadableArchive, read_npz, write_npz
 from compare.common.errors import ConfigError
 from compare.twins import Params
 
 CHECKPOINT_NAME = "checkpoint.npz"
 FORMAT_VERSION = 1
 _STATE_KEY = "trainer_state_json"
-_ZIP_MAGIC = b"PK\x03\x04"
 
 
 def damaged(path: "str | os.PathLike[str]", why: str) -> ConfigError:
@@ -56,10 +53,7 @@ def save_checkpoint(path: "str | os.PathLike[str]", params_by_twin: dict[str, Pa
     full_state = dict(state, format=FORMAT_VERSION, twins=list(params_by_twin),
                       n_layers=len(next(iter(params_by_twin.values()))))
     arrays[_STATE_KEY] = np.array(json.dumps(full_state))
-    with atomic_path(path) as tmp:
-        # A file object, not a name: np.savez would append ".npz" to the name.
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+    write_npz(path, arrays)
 
 
 def load_checkpoint(path: "str | os.PathLike[str]") -> tuple[dict[str, Params], dict[str, Any]]:
@@ -77,19 +71,9 @@ def load_checkpoint(path: "str | os.PathLike[str]") -> tuple[dict[str, Params], 
     if not path.exists():
         raise ConfigError(f"no checkpoint at {path}; start a new run without --resume")
     try:
-        with open(path, "rb") as f:
-            head = f.read(len(_ZIP_MAGIC))
-        if head != _ZIP_MAGIC:
-            # np.load would guess another format (and suggest unpickling it).
-            raise damaged(path, "is empty" if not head else "is not an .npz archive")
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise damaged(path, "is not an .npz archive")
-        with loaded as npz:
-            members = {name: npz[name] for name in npz.files}
-    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile,
-            zipfile.LargeZipFile, zlib.error) as err:
-        raise damaged(path, f"is unreadable ({type(err).__name__}: {err})") from None
+        members = read_npz(path)
+    except UnreadableArchive as err:
+        raise damaged(path, str(err)) from None
     state = _state(path, members.pop(_STATE_KEY, None))
     expected = {_key(t, k, part) for t in state["twins"] for k in range(state["n_layers"])
                 for part in "Wb"}
