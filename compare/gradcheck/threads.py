@@ -10,18 +10,11 @@ check runs with one thread and gives the BLAS its count back afterwards.
 import contextlib
 from collections.abc import Iterator
 
-from compare.bench.blas import blas_threads, set_blas_threads
+from threadpoolctl import threadpool_limits
 
 
 @contextlib.contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """Run the body with OpenBLAS on one thread (a no-op where it cannot be told)."""
-    before = blas_threads()
-    if before is None or before == 1:
+    """Run the body with the BLAS on one thread; its thread count is restored afterwards."""
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
-        return
-    set_blas_threads(1)
-    try:
-        yield
-    finally:
-        set_blas_threads(before)
