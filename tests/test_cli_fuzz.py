@@ -573,3 +573,19 @@ def test_an_empty_value_is_refused_by_every_option(
     assert stop.value.code == 2 and err.count("\n") == 1
     assert ": error: argument " in err
     assert "the value is empty; give a value or leave the option out" in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["derivatives", "--out", "out", "--activation=--"], "unknown activation '--'"),
+    (["gradcheck", "--activation=--"], "unknown activation '--'"),
+    (["gradcheck", "--twin=--"], "--"),
+    (["reproduce", "--scheduler=--"], "--scheduler '--' is not HOST:PORT"),
+])
+def test_a_double_dash_given_as_a_value_is_that_value(
+        argv: list[str], words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # found by the fuzzer: argparse (before 3.12) turns --opt=-- into an empty list, which
+    # crashed the commands (a list has no .strip) or passed for the option left out
+    monkeypatch.chdir(tmp_path)
+    outcome = run_main(argv, budget=60)
+    assert outcome.status == 2 and problems_of(outcome) == [], report(outcome, [])
+    assert outcome.err.startswith("twinprop: error: ") and words in outcome.err

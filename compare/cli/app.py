@@ -48,6 +48,12 @@ class OneLineParser(argparse.ArgumentParser):
             name = "/".join(action.option_strings) or str(action.metavar or action.dest)
             self.error(f"argument {name}: the value is empty; give a value or leave the "
                        "option out")
+        if arg_strings == ["--"] and action.nargs in (None, "?"):
+            # --opt=-- gives "--" as the value, but argparse (before 3.12) drops it
+            # as the end of the options and hands on an empty list instead.
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
         return super()._get_values(action, arg_strings)
 
 
