@@ -48,7 +48,7 @@ from typing import Any
 
 import pytest
 from conftest import only_this_machine
-from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import HealthCheck, Phase, assume, given, seed, settings
 from hypothesis import strategies as st
 from test_cli_fuzz_pools import (
     ABSENT,
@@ -61,6 +61,7 @@ from test_cli_fuzz_pools import (
     command_specs,
     fast_words,
     lay_world,
+    leaf_commands,
     read_only_folder,
     remove_case,
 )
@@ -268,14 +269,54 @@ def single_option_cases(specs: dict[Command, list[OptionSpec]]) -> Iterator[Case
         for option in options:
             in_fast = any(key in option.flags or key == option.dest for key in fast)
             for value in option.values + ((ABSENT,) if in_fast else ()):
-                given: Words = ()
-                if value != ABSENT:
-                    given = (f"{option.flags[0]}={value[0]}",) if option.flags and len(
-                        value) == 1 else (*option.flags[:1], *value)
-                argv = [*command, *given,
-                        *(w for group in fast_words(command, [option.dest]) for w in group)]
-                yield Case(command, argv, [option.dest],
-                           must_fail(option, [value]) if value != ABSENT else "")
+                yield _single(command, option, value)
+
+
+def _single(command: Command, option: OptionSpec, value: Words) -> Case:
+    """``command`` with ``option`` given ``value`` (or left out) and the other fast options."""
+    given: Words = ()
+    if value != ABSENT:
+        given = (f"{option.flags[0]}={value[0]}",) if option.flags and len(value) == 1 \
+            else (*option.flags[:1], *value)
+    argv = [*command, *given, *(w for group in fast_words(command, [option.dest])
+                                for w in group)]
+    return Case(command, argv, [option.dest],
+                must_fail(option, [value]) if value != ABSENT else "")
+
+
+def edge_cases(specs: dict[Command, list[OptionSpec]], per_option: int = 3) -> Iterator[Case]:
+    """For every option, a few values outside its domain: each must be refused (status 2).
+
+    Values beyond a range the help states come first, then the pool's others in
+    its order; a check that lets everything through is caught here for certain.
+    """
+    for command, options in sorted(specs.items()):
+        for option in options:
+            outside = sorted((v for v in option.values if must_fail(option, [v])),
+                             key=lambda v: _edge_rank(option, v))
+            chosen: list[Words] = []
+            numbers: set[int] = set()      # one spelling of each number beyond a range
+            for value in outside:
+                if "range" in must_fail(option, [value]):
+                    if int(value[0]) in numbers:
+                        continue
+                    numbers.add(int(value[0]))
+                chosen.append(value)
+            for value in chosen[:per_option]:
+                yield _single(command, option, value)
+
+
+# The values outside a domain that a check of the program (rather than argparse's
+# type) must refuse, most telling first.
+EDGE_FIRST = ("-1", "nan", "inf", "-inf", "1e309", "nope", "-", "ü")
+
+
+def _edge_rank(option: OptionSpec, value: Words) -> tuple[int, int]:
+    """Beyond a stated range first, nearest its ends first; then EDGE_FIRST's order."""
+    first = value[0] if value else ""
+    if "range" in must_fail(option, [value]):
+        return 0, min(abs(int(first) - end) for pair in option.ranges for end in pair)
+    return 1, EDGE_FIRST.index(first) if first in EDGE_FIRST else len(EDGE_FIRST)
 
 
 def must_fail(option: OptionSpec, values: list[Words]) -> str:
@@ -294,10 +335,11 @@ def must_fail(option: OptionSpec, values: list[Words]) -> str:
 
 @st.composite
 def cases(draw: Any, specs: dict[Command, list[OptionSpec]]) -> Case:
-    """A command, 0-3 of its options with values from their pools, the fast options, strays."""
+    """A command, 1-3 of its options with values from their pools, the fast options, strays."""
     command = draw(st.sampled_from(sorted(specs)))
     options = specs[command]
-    chosen: list[OptionSpec] = draw(st.lists(st.sampled_from(options), max_size=3,
+    # at least one option: the command's fast line alone has run before
+    chosen: list[OptionSpec] = draw(st.lists(st.sampled_from(options), min_size=1, max_size=3,
                                              unique_by=lambda o: o.dest)) if options else []
     fast = FAST.get(command, {})
     groups: list[Words] = []
@@ -391,6 +433,10 @@ def test_generated_command_lines_never_end_in_a_traceback(
         capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path_factory.mktemp("fuzz-cases")
     specs = command_specs()
+    # Generated lines fuzz the commands that run something, leaving --help out.
+    fuzzable = {command: [o for o in options if not o.is_help]
+                for command, options in specs.items() if command in leaf_commands()}
+    tried: dict[tuple[str, ...], str] = {}       # command line -> its report if it failed
     tally = Tally()
     collect = os.environ.get("TWINPROP_FUZZ_COLLECT") == "1"
 
@@ -411,9 +457,16 @@ def test_generated_command_lines_never_end_in_a_traceback(
               phases=[Phase.explicit, Phase.generate] if collect else list(Phase),
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                      HealthCheck.filter_too_much])
-    @given(case=cases(specs))
+    @given(case=cases(fuzzable))
     def generated(case: Case) -> None:
-        check(run_case(case, root, shared, BUDGET_SECONDS))
+        key = tuple(case.argv)
+        if key in tried:            # each command line runs once; a failure fails again
+            assume(bool(tried[key]))
+            raise AssertionError(tried[key])
+        outcome = run_case(case, root, shared, BUDGET_SECONDS)
+        problems = problems_of(outcome)
+        tried[key] = report(outcome, problems) if problems else ""
+        check(outcome)
 
     if "TWINPROP_FUZZ_SEED" in os.environ:
         generated = seed(int(os.environ["TWINPROP_FUZZ_SEED"]))(generated)
@@ -427,6 +480,15 @@ def test_generated_command_lines_never_end_in_a_traceback(
                 if outcome.status != 0:
                     raise AssertionError(report(outcome, ["the fast command line fails"]))
                 check(outcome)
+            # Each command's help, and each group of commands without its command.
+            for command in sorted(specs):
+                check(run_case(Case(command, [*command, "--help"], []), root, shared, 60))
+                if command not in fuzzable:
+                    check(run_case(Case(command, list(command), [], "no command given"),
+                                   root, shared, 60))
+            for case in edge_cases(fuzzable):
+                tried[tuple(case.argv)] = ""
+                check(run_case(case, root, shared, BUDGET_SECONDS))
             if os.environ.get("TWINPROP_FUZZ_SWEEP") == "1":
                 for case in single_option_cases(specs):
                     check(run_case(case, root, shared, BUDGET_SECONDS))

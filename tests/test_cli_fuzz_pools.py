@@ -209,7 +209,7 @@ def parser_for(command: Command) -> argparse.ArgumentParser:
 def spec(command: Command, action: argparse.Action) -> OptionSpec:
     """The OptionSpec of ``action``: its kind and pool, from what argparse holds about it."""
     kind = kind_of(action)
-    one = _pool(kind, action)
+    one = tuple(dict.fromkeys(_pool(kind, action)))      # each value once, in order
     nargs = action.nargs
     if nargs in ("+", "*") or isinstance(nargs, int) and nargs > 1:
         values = _lists(one, nargs)
