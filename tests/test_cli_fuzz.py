@@ -12,7 +12,14 @@ with its own copy of the session's MNIST cache. Every run must:
   last resort for a bug: the safety net must never hide one from this test);
 - on failure, end stderr with one line starting "twinprop" that names the
   problem; for status 2 (bad input) that line also names the way out;
-- leave the process as it found it (registries, sys.path, environment).
+- leave the process as it found it (registries, sys.path, environment);
+- when a value lies outside every domain (beyond a range its option's help
+  states, -1 for a count, nan, an empty value, an unknown choice, a stray
+  word), end with status 2: a check that lets everything through is caught.
+
+Before the generated lines: each command's fast line alone (it must exit 0),
+its --help, and for every option its three most telling values outside the
+domain (:func:`edge_cases`), so that a broken check is found in every run.
 
 A run still going after its budget gets a Ctrl-C (KeyboardInterrupt), as a
 user would send, and must then stop with 130 and one line; one that does not
@@ -66,6 +73,7 @@ from test_cli_fuzz_pools import (
     remove_case,
 )
 
+import compare.atomic
 import compare.cli.app
 import compare.cli.train
 import compare.common.errors
@@ -525,6 +533,14 @@ def _plot_raising(error: BaseException, monkeypatch: pytest.MonkeyPatch) -> None
 def test_an_exception_no_check_foresaw_is_one_line_naming_its_saved_traceback(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _plot_raising(ValueError("a bug\nover two lines"), monkeypatch)
+    written: list[Path] = []
+    real_write = compare.atomic.write_text
+
+    def spy(path: Path, text: str) -> None:
+        written.append(Path(path))
+        real_write(path, text)
+
+    monkeypatch.setattr(compare.atomic, "write_text", spy)
     outcome = run_main(["plot", str(tmp_path)], budget=60)
     assert outcome.status == 1 and not outcome.escaped and "Traceback" not in outcome.err
     assert outcome.err.count("\n") == 1
@@ -536,8 +552,8 @@ def test_an_exception_no_check_foresaw_is_one_line_naming_its_saved_traceback(
     text = saved.read_text()
     assert text.startswith(f"command: twinprop plot {tmp_path}\n")
     assert "Traceback (most recent call last)" in text and "ValueError: a bug" in text
-    # written atomically: nothing half-written beside it
-    assert not list(saved.parent.glob(f".{saved.name}.*"))
+    # written atomically (a temporary renamed into place): nothing half-written beside it
+    assert written == [saved] and not list(saved.parent.glob(f".{saved.name}.*"))
 
 
 def test_a_traceback_that_cannot_be_saved_is_still_one_line(
@@ -651,3 +667,42 @@ def test_a_double_dash_given_as_a_value_is_that_value(
     outcome = run_main(argv, budget=60)
     assert outcome.status == 2 and problems_of(outcome) == [], report(outcome, [])
     assert outcome.err.startswith("twinprop: error: ") and words in outcome.err
+
+
+def test_a_run_that_ignores_its_ctrl_c_is_a_hang(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    def stubborn(args: Any) -> int:
+        for _ in range(100):
+            try:
+                time.sleep(0.1)
+            except KeyboardInterrupt:
+                pass
+        return 0
+
+    monkeypatch.setattr(compare.cli.train, "run_plot", stubborn)
+    monkeypatch.setattr(sys.modules[__name__], "HANG_SECONDS", 0.3)
+    outcome = run_main(["plot", str(tmp_path)], budget=0.1)
+    assert outcome.seconds < 5
+    assert problems_of(outcome)[0].startswith("an exception escaped main: ")
+    assert "Hung: still running 0.3 s after its Ctrl-C" in outcome.escaped
+
+
+def test_a_run_that_changes_the_process_is_a_finding(monkeypatch: pytest.MonkeyPatch,
+                                                     tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "results.json").write_text("{}")
+    world = Shared(mnist=tmp_path / "mnist", run=tmp_path / "run",
+                   results=tmp_path / "results.json")
+
+    def meddling(args: Any) -> int:
+        activations.ACTIVATIONS["mine"] = activations.ACTIVATIONS["tanh"]
+        return 0
+
+    monkeypatch.setattr(compare.cli.train, "run_plot", meddling)
+    try:
+        outcome = run_case(Case(("plot",), ["plot", "run"], []), tmp_path / "cases", world, 60)
+    finally:
+        activations.ACTIVATIONS.pop("mine", None)
+    assert outcome.status == 0
+    assert problems_of(outcome) == ["the run changed the process's activations"]
