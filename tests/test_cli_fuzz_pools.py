@@ -122,11 +122,19 @@ REAL_EDGES = ("0", "-0", "-1", "1", "0.5", "1e-308", "5e-324", "1e308", "1.79769
               "1e309", "inf", "-inf", "nan", "-nan", "", "abc", "1e", str(2 ** 64), "0x10",
               " 2 ", "1_0.5", "9" * 400)
 TEXT_EDGES = ("", " ", "x", "-", "--", "ü", "a" * 300, "two\nlines", "NONE", "all")
+# Network addresses: well-formed ones on this machine where nothing listens, and
+# malformed ones. No other host is ever named.
+ADDRESSES = ("tcp://127.0.0.1:1", "127.0.0.1:65535", "[::1]:8786", "tcp://localhost:9",
+             "127.0.0.1:0", "127.0.0.1:65536", "tcp://127.0.0.1", "ftp://127.0.0.1:1",
+             "tcp://user@127.0.0.1:1", "127.0.0.1:1/x", "tcp://:1", "::1:1")
 # Values no option of a kind may accept: given one, a command line must exit 2.
 NEVER_VALID = {
     "whole": {"-1", "1.0", "1.5", "1e3", "0x10", "", "abc", "nan", "inf", "-inf", "9" * 5000},
     "real": {"nan", "-nan", "inf", "-inf", "1e309", "", "abc", "1e", "0x10"},
     "text": {"", " ", "-", "--", "ü", "a" * 300, "two\nlines"},
+    "address": {"", " ", "-", "--", "ü", "a" * 300, "two\nlines", "127.0.0.1:0",
+                "127.0.0.1:65536", "tcp://127.0.0.1", "ftp://127.0.0.1:1", "127.0.0.1:1/x",
+                "tcp://:1"},
     "code": {"", " ", "-", "--", "ü", "a" * 300, "two\nlines", ":", ".py", "x.py:"},
     "names": {"", ",", "nope"},
 }
@@ -224,7 +232,7 @@ def spec(command: Command, action: argparse.Action) -> OptionSpec:
 
 
 def kind_of(action: argparse.Action) -> str:
-    """flag, choice, whole, real, path, code, names or text."""
+    """flag, choice, whole, real, path, code, address, names or text."""
     if action.nargs == 0:
         return "flag"
     if action.choices is not None:
@@ -240,6 +248,8 @@ def kind_of(action: argparse.Action) -> str:
             return "real"
     if "PATH.py" in hints:
         return "code"
+    if action.metavar == "ADDRESS":
+        return "address"
     if re.search(r"DIR|FILE|RESULTS|\bout\b|_dir\b", f"{action.metavar or ''} {action.dest}"):
         return "path"
     if "," in str(action.metavar or ""):
@@ -297,6 +307,8 @@ def _pool(kind: str, action: argparse.Action) -> tuple[str, ...]:
         return PATHS
     if kind == "code":
         return (*CODE_SPECS, *words[:8], *TEXT_EDGES)
+    if kind == "address":
+        return (*ADDRESSES, *TEXT_EDGES)
     if kind == "names":
         return (*words, ",".join(words[:2]), f"{words[0]},{words[0]}" if words else "x,x",
                 ",", f"{words[0] if words else 'x'},", "nope", *TEXT_EDGES)
@@ -423,6 +435,7 @@ def test_kinds_follow_what_the_parser_knows() -> None:
     assert specs[(("gradcheck",), "twin")].kind == "code"
     assert specs[(("compare",), "twins")].kind == "names"
     assert specs[(("bench",), "dtypes")].kind == "choice"
+    assert specs[(("reproduce",), "scheduler")].kind == "address"
     assert ("full",) in specs[(("train",), "batch_size")].values
     n_train = CATALOG["mnist"].count("train")
     assert (str(n_train + 1),) in specs[(("train",), "train_subset")].values
