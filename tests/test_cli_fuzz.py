@@ -55,6 +55,7 @@ from typing import Any
 
 import pytest
 from conftest import only_this_machine
+from fake_data import snapshot
 from hypothesis import HealthCheck, Phase, assume, given, seed, settings
 from hypothesis import strategies as st
 from test_cli_fuzz_pools import (
@@ -93,7 +94,7 @@ STATUSES = (0, 1, 2, 130)
 WAY_OUT = re.compile(
     r"\b(see|choose|use|give|pass|add|drop|leave|remove|delete|move|rename|fix|try|set|"
     r"point|run|start|install|define|make|return|put|name|lower|raise|omit|pick|continue|"
-    r"check|write|repair|fetch|free|wait|keep|import|rerun|split|shrink|select|report)\b",
+    r"check|write|repair|fetch|free|wait|keep|import|rerun|split|shrink|select|report|train)\b",
     re.IGNORECASE)
 # The line that reports a failed run (argparse's say "twinprop COMMAND: error:").
 ERROR_LINE = re.compile(r"twinprop[\w -]*: (error|internal error|interrupted)")
@@ -128,6 +129,7 @@ class Outcome:
     seconds: float = 0.0
     leaked: tuple[str, ...] = ()  # what of the process's state the run changed
     must_fail: str = ""           # why it must end in status 2, if it must
+    touched: tuple[str, ...] = ()  # what it added, removed or changed in its working folder
 
     @property
     def line(self) -> str:
@@ -246,6 +248,9 @@ def problems_of(outcome: Outcome) -> list[str]:
             found.append(f"{len(error_lines)} error lines: {error_lines[:3]}")
     if outcome.must_fail and outcome.status != 2 and not outcome.escaped:
         found.append(f"status {outcome.status} (not 2) though {outcome.must_fail}")
+    if outcome.status == 2 and outcome.touched:
+        found.append(f"status 2 (bad input, to be refused before any work) after writing "
+                     f"{', '.join(outcome.touched[:4])}")
     found += [f"the run changed the process's {name}" for name in outcome.leaked]
     return found
 
@@ -420,10 +425,14 @@ def run_case(case: Case, root: Path, shared: Shared, budget: float) -> Outcome:
         mp.setattr(compare.reproduce.runner, "CONNECT_TIMEOUT", 0.5)
         before["environment"] = dict(os.environ)
         before["working folder"] = os.getcwd()
+        files = snapshot(cwd)
         outcome = run_main(case.argv, budget)
         outcome.must_fail = case.must_fail
         after = {name: get() for name, get in STATE.items()}
+        now = snapshot(cwd)
     outcome.leaked = tuple(name for name in STATE if after[name] != before[name])
+    outcome.touched = tuple(sorted(name for name in files.keys() | now.keys()
+                                   if files.get(name) != now.get(name)))
     remove_case(folder)
     return outcome
 
