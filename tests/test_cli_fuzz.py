@@ -12,7 +12,8 @@ with its own copy of the session's MNIST cache. Every run must:
   last resort for a bug: the safety net must never hide one from this test);
 - on failure, end stderr with one line starting "twinprop" that names the
   problem; for status 2 (bad input) that line also names the way out;
-- leave the process as it found it (registries, sys.path, environment);
+- leave the process as it found it (registries, sys.path, environment), and
+  on status 2 (bad input, refused before any work) its folder too;
 - when a value lies outside every domain (beyond a range its option's help
   states, -1 for a count, nan, an empty value, an unknown choice, a stray
   word), end with status 2: a check that lets everything through is caught.
@@ -48,7 +49,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -141,13 +142,10 @@ class Tally:
     """Every command line tried, by status, and the findings (problems found)."""
 
     tried: int = 0
-    statuses: Counter[str] = None  # type: ignore[assignment]
+    statuses: Counter[str] = field(default_factory=Counter)
     interrupted: int = 0
     slowest: tuple[float, str] = (0.0, "")
-    findings: dict[str, tuple[Outcome, list[str]]] = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        self.statuses, self.findings = Counter(), {}
+    findings: dict[str, tuple[Outcome, list[str]]] = field(default_factory=dict)
 
     def add(self, outcome: Outcome, problems: list[str]) -> None:
         self.tried += 1
@@ -160,7 +158,8 @@ class Tally:
             self.findings.setdefault(key, (outcome, problems))
 
     def summary(self) -> str:
-        statuses = ", ".join(f"{s}: {n}" for s, n in sorted(self.statuses.items()))
+        statuses = ", ".join(f"{s}: {n}" for s, n in sorted(self.statuses.items(),
+                                                           key=lambda sn: (len(sn[0]), sn[0])))
         return (f"CLI fuzz: {self.tried} command lines tried (exit statuses {statuses}; "
                 f"{self.interrupted} given a Ctrl-C after {BUDGET_SECONDS:g} s), "
                 f"{len(self.findings)} findings; slowest {self.slowest[0]:.1f} s: "
