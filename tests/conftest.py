@@ -15,6 +15,7 @@
   connection to any host but this machine.
 """
 
+import contextlib
 import ipaddress
 import os
 import shutil
@@ -100,12 +101,22 @@ def _is_local(host: object) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _only_this_machine(request: pytest.FixtureRequest,
-                       monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _only_this_machine(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test not marked ``network`` that looks up or connects to another host."""
     if request.node.get_closest_marker("network"):
         yield
         return
+    with only_this_machine():
+        yield
+
+
+@contextlib.contextmanager
+def only_this_machine() -> Iterator[None]:
+    """Within: looking up or connecting to another host than this machine fails.
+
+    A test marked ``network`` (which may fetch MNIST first) uses it for the
+    part that must stay on this machine.
+    """
     attempts: list[str] = []
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
     real_getaddrinfo = socket.getaddrinfo
@@ -133,10 +144,11 @@ def _only_this_machine(request: pytest.FixtureRequest,
                                  f"or point it at 127.0.0.1")
         return real_getaddrinfo(host, *args, **kwargs)
 
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    yield
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(socket.socket, "connect", connect)
+        monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield
     # An attempt made in a thread, or swallowed by a broad except, still fails the test.
     assert not attempts, f"this test tried to reach {', '.join(sorted(set(attempts)))}"
 

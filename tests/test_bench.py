@@ -230,6 +230,7 @@ def test_markdown_refuses_a_file_that_is_not_bench_results(tmp_path: Path,
     assert main(["bench", "--markdown", str(other)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not the results of 'twinprop bench'" in err
+    assert "give --markdown the files 'twinprop bench --out FILE' wrote" in err
 
 
 # Each bad option: (arguments, words the one-line error must hold). The timing
@@ -238,7 +239,7 @@ def test_markdown_refuses_a_file_that_is_not_bench_results(tmp_path: Path,
 BAD_OPTIONS = [
     (["--samples", "500000"], "--samples 500000 is outside 1..60,000"),
     (["--samples", "100"], "--samples 100 is below the batch size 250"),
-    (["--repeats", "1000"], "--repeats 1000 is outside 1..100"),
+    (["--repeats", "1000"], "--repeats 1000 is outside 1..100; give 1 to 100"),
     (["--repeats", "0"], "0 must be a positive whole number"),
     (["--threads", "4096"], "--threads 4096 is outside 1.."),
     (["--batch-sizes", "250", "250"], "--batch-sizes 250 250 repeats a size"),
@@ -248,7 +249,7 @@ BAD_OPTIONS = [
     (["--markdown", "a.json", "--out", "b.json"], "leave out --out and --json"),
     (["--profile-autodiff", "--samples", "100"], "--samples is not used by --profile-autodiff"),
     (["--profile-autodiff", "--batch-sizes", "5000"], "more than an epoch (60,000)"),
-    (["--profile-autodiff", "--repeats", "500"], "--repeats 500 is outside 1..100"),
+    (["--profile-autodiff", "--repeats", "500"], "--repeats 500 is outside 1..100; give 1 to"),
     (["--profile-autodiff", "--threads", "4096"], "--threads 4096 is outside 1.."),
 ]
 

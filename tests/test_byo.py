@@ -22,7 +22,7 @@ from compare.gradcheck.api import (
 )
 from compare.gradcheck.byo import UserCheck, check_user
 from compare.gradcheck.report import FAIL
-from compare.gradcheck.usercode import UserCodeError
+from compare.gradcheck.usercode import UserCodeError, load_function
 from compare.gradcheck.usertwin import load_user_twin
 from compare.twins import Params
 
@@ -309,3 +309,15 @@ def test_a_failing_direction_of_the_users_own_loss_is_bisected_to_the_bad_elemen
     row = next(r for r in check.rows if r.oracle.endswith("vs own loss") and r.tensor == "W1")
     assert row.verdict == FAIL and row.localised == (3, 5)
     assert check.model.fits == (mode == "fast")
+
+
+def test_a_file_that_calls_sys_exit_on_import_is_one_line_naming_the_fix(tmp_path: Path) -> None:
+    # found by tests/test_cli_fuzz.py: twinprop exited with the file's status, silently
+    script = tmp_path / "script.py"
+    script.write_text("import sys\n\n\ndef loss_and_grads(params, X, y, activation):\n"
+                      "    pass\n\n\nsys.exit(3)\n")
+    with pytest.raises(UserCodeError) as caught:
+        load_function(str(script), "loss_and_grads", "loss_and_grads(params, X, y, activation)")
+    assert str(caught.value) == (f"{script}: importing it called sys.exit(3) at line 8 "
+                                 f"(sys.exit(3)); put what runs the script under "
+                                 f"if __name__ == '__main__':")

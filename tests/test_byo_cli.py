@@ -163,3 +163,29 @@ def test_the_derivative_study_checks_your_activation(
     wrong = f"{FILES / 'swish_wrong.py'}:swish"
     assert main(["derivatives", "--out", str(tmp_path / "b"), "--activation", wrong]) == 1
     assert "FAIL: 3 of 3 derivative checks failed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("body, message", [
+    ("return None", "f(z) returned None for an input of shape (7, 1); return an array"),
+    ("return 'z'", "f(z) returned 'z', not numbers; return an array"),
+    ("return z[0]", "f(z) returned shape (1,) for an input of shape (7, 1); return an array"),
+])
+def test_an_activation_returning_no_array_of_the_inputs_shape_says_what_to_return(
+        tmp_path: Path, body: str, message: str) -> None:
+    # found by tests/test_cli_fuzz.py: the line named no way out, and took None for shape ()
+    from compare.derivatives.custom import load_activation
+    from compare.gradcheck.usercode import UserCodeError
+    path = tmp_path / "act.py"
+    path.write_text(f"def f(z):\n    {body}\n\n\ndef f_prime(z):\n    return z\n")
+    with pytest.raises(UserCodeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_activation(f"{path}:f")
+
+
+@pytest.mark.parametrize("spec", ["act.py:", ":"])
+def test_an_activation_without_a_name_is_told_the_right_form(spec: str) -> None:
+    # found by tests/test_cli_fuzz.py: "act.py:" was told to write "act.py::NAME"
+    from compare.derivatives.custom import load_activation
+    from compare.gradcheck.usercode import UserCodeError
+    with pytest.raises(UserCodeError) as caught:
+        load_activation(spec)
+    assert f"name the function as {spec[:-1]}:NAME " in str(caught.value)

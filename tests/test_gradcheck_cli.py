@@ -135,3 +135,13 @@ def test_an_unknown_activation_is_a_one_line_error(capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert err.startswith("twinprop: error: unknown activation 'swish'")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_network_wider_than_a_float_can_count_is_refused_in_one_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # found by tests/test_cli_fuzz.py: the memory estimate's GiB overflowed a float
+    wide = str(10 ** 400)
+    assert main(["gradcheck", "--hidden", wide, "--activation", "tanh", "--batch", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("twinprop: error: a 784-1000") and "GiB" in err
+    assert "narrower --hidden" in err and len(err.strip().splitlines()) == 1

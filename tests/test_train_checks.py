@@ -122,6 +122,7 @@ def test_force_and_resume_together_are_refused(tmp_path: Path, capsys: pytest.Ca
     (["--schedule", "exponential", "--decay", "1000"], "brings the rate to 0 by epoch 2"),
     (["--step-every", "0"], "step_every 0 must be a whole number >= 1"),
     (["--hidden", "6", "--hidden", "-2"], "hidden layer widths must be whole numbers >= 1"),
+    (["--hidden", "0"], "0]; fix --hidden, e.g. --hidden 100 --hidden 50"),
 ])
 def test_every_option_outside_its_domain_is_refused_before_the_data_loads(
         bad: list[str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -154,6 +155,14 @@ def test_a_network_too_large_for_memory_is_refused_with_the_estimate(
                           1, sizes)
     assert (f"--hidden 10000000 with --batch-size 16 and 1 twin needs about {need / GIB:.1f} GiB"
             f"; this machine has 1.0 GiB") in err
+
+
+def test_a_network_wider_than_a_float_can_count_is_refused_with_the_estimate() -> None:
+    # found by tests/test_cli_fuzz.py: the GiB of the message overflowed a float
+    wide = TrainConfig(hidden=(10 ** 400,))
+    with pytest.raises(ConfigError, match=r"--hidden 1000\d+ with --batch-size 250 and 1 twin "
+                                          r"needs about \d{390,} GiB; this machine has"):
+        check_memory(wide, ("manual",), catalog_sizes("mnist"))
 
 
 def test_the_memory_estimate_grows_with_the_network_and_the_twins() -> None:

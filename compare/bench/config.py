@@ -65,8 +65,8 @@ def check_threads(threads: int | None) -> None:
 def check_repeats(repeats: int) -> None:
     """Refuse a repeat count outside 1..MAX_REPEATS."""
     if not 1 <= repeats <= MAX_REPEATS:
-        raise ConfigError(f"--repeats {repeats} is outside 1..{MAX_REPEATS}; medians settle "
-                          "within a few repeats (default 5)")
+        raise ConfigError(f"--repeats {repeats} is outside 1..{MAX_REPEATS}; give 1 to "
+                          f"{MAX_REPEATS} (medians settle within a few repeats; default 5)")
 
 
 def check_config(cfg: BenchConfig) -> None:

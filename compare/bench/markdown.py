@@ -32,8 +32,8 @@ def load_results(paths: Sequence[str]) -> list[dict[str, Any]]:
                               "by 'twinprop bench --out FILE'") from None
         if not (isinstance(data, dict) and data.get("command") == "twinprop bench"
                 and "configs" in data):
-            raise ConfigError(f"{path} is not the results of 'twinprop bench' (a profile? "
-                              "--markdown takes the epoch bench's --out files)")
+            raise ConfigError(f"{path} is not the results of 'twinprop bench' (a profile?); "
+                              "give --markdown the files 'twinprop bench --out FILE' wrote")
         results.append(data)
     return results
 

@@ -46,7 +46,8 @@ def load_activation(spec: str) -> Activation:
     """
     where, name = split_spec(spec)
     if name is None:
-        raise UserCodeError(f"--activation {spec}: name the function as {spec}:NAME "
+        raise UserCodeError(f"--activation {spec}: name the function as "
+                            f"{spec.removesuffix(':')}:NAME "
                             "(the file defines NAME(z) and NAME_prime(z))")
     signature = f"{name}(z) and {name}_prime(z), numpy arrays in and out"
     fn, _, _ = load_function(spec, name, signature)
@@ -59,15 +60,22 @@ def load_activation(spec: str) -> Activation:
     z = np.linspace(-3.0, 3.0, 7).reshape(7, 1)
     for f, what in ((fn, name), (deriv, f"{name}_prime")):
         try:
-            out = np.asarray(f(z.copy()), dtype=float)
+            raw = f(z.copy())
         except Exception as err:
             source = getattr(getattr(f, "__code__", None), "co_filename", where)
             raise UserCodeError(f"{where}: {what}(z) raised {describe_exception(err, source)} "
-                                "on a (7, 1) array; it must work elementwise on arrays of "
+                                "on a (7, 1) array; make it work elementwise on arrays of "
                                 "any shape") from None
+        way_out = "return an array of z's shape (it must work elementwise)"
+        try:
+            out = np.asarray(raw, dtype=float)
+        except (TypeError, ValueError):
+            raise UserCodeError(f"{where}: {what}(z) returned {str(raw)[:40]!r}, not numbers; "
+                                f"{way_out}") from None
         if out.shape != z.shape:
-            raise UserCodeError(f"{where}: {what}(z) returned shape {out.shape} for an input "
-                                f"of shape {z.shape}; it must work elementwise")
+            got = "None" if raw is None else f"shape {out.shape}"
+            raise UserCodeError(f"{where}: {what}(z) returned {got} for an input of shape "
+                                f"{z.shape}; {way_out}")
         if not np.all(np.isfinite(out)):
             raise UserCodeError(f"{where}: {what}(z) is not finite on [-3, 3]; fix it")
     return Activation(name, fn, deriv, None if kink is None else float(kink))

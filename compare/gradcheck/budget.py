@@ -63,6 +63,12 @@ def check_fits(sizes: list[int], mode: str, directions: int,
     network = "-".join(map(str, sizes))
     raise ConfigError(
         f"a {network} network ({n_parameters(sizes):,} parameters) needs about "
-        f"{need / 2 ** 30:.1f} GiB for mode {mode}; {available / 2 ** 30:.1f} GiB is "
+        f"{gib(need)} GiB for mode {mode}; {gib(available)} GiB is "
         "available; choose narrower --hidden layers"
         + (" or --mode fast" if mode in ("full", "complex") else " or fewer --directions"))
+
+
+def gib(n: int) -> str:
+    """``n`` bytes in GiB to one decimal, in whole-number arithmetic (any int, however large)."""
+    tenths = (10 * n + 2 ** 29) // 2 ** 30
+    return f"{tenths // 10}.{tenths % 10}"

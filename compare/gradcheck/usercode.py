@@ -73,6 +73,11 @@ def load_module(where: str) -> ModuleType:
     except SyntaxError as err:
         raise UserCodeError(f"{where}: syntax error at line {err.lineno}: {err.msg}; "
                             "fix the file") from None
+    except SystemExit as err:
+        # A script run on import: its exit would end twinprop with its status, silently.
+        raise UserCodeError(f"{where}: importing it called sys.exit({err.code!r})"
+                            f"{_where_in(err, path)}; put what runs the script under "
+                            "if __name__ == '__main__':") from None
     except Exception as err:
         raise UserCodeError(f"{where}: importing it raised {_one_line(err)}"
                             f"{_where_in(err, path)}; fix the file") from None

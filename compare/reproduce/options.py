@@ -155,5 +155,5 @@ def check_scheduler_address(address: str) -> str:
     if (port is None or not 1 <= port <= 65535 or not plain_host or parts.path
             or parts.query or parts.fragment or "@" in parts.netloc):
         raise ConfigError(f"--scheduler {address!r} is not HOST:PORT with a port from 1 to "
-                          f"65535 ({example})")
+                          f"65535; give the scheduler's address, {example}")
     return address

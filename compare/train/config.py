@@ -123,7 +123,7 @@ class TrainConfig:
     def _validate(self) -> None:
         if not _hidden_ok(self.hidden):
             raise ConfigError(f"hidden layer widths must be whole numbers >= 1, not "
-                              f"{list(self.hidden)}; e.g. --hidden 100 --hidden 50")
+                              f"{list(self.hidden)}; fix --hidden, e.g. --hidden 100 --hidden 50")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"learning rate {self.lr} must be a finite number > 0; "
                               f"try --lr {DEFAULT_LR}")

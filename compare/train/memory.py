@@ -86,4 +86,5 @@ def check_memory(cfg: TrainConfig, twins: tuple[str, ...], sizes: DataSizes,
 
 
 def _gib(n: int) -> str:
-    return f"{n / GIB:.0f}" if n >= 10 * GIB else f"{n / GIB:.1f}"
+    # Whole GiB in whole-number arithmetic: a float cannot hold every int a width may be.
+    return f"{(n + GIB // 2) // GIB}" if n >= 10 * GIB else f"{n / GIB:.1f}"
