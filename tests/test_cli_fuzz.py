@@ -54,6 +54,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import only_this_machine
 from fake_data import snapshot
@@ -76,6 +77,7 @@ from test_cli_fuzz_pools import (
 )
 
 import compare.atomic
+import compare.bench.torch_eager as torch_eager
 import compare.cli.app
 import compare.cli.train
 import compare.common.errors
@@ -396,6 +398,13 @@ def shared(mnist_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Share
     """A finished tiny run and tiny bench results, made once for every case to copy."""
     root = tmp_path_factory.mktemp("fuzz-shared")
     run, results = root / "run", root / "results.json"
+    if torch_eager.torch_available():
+        # PyTorch sets KMP_DUPLICATE_LIB_OK and TORCHINDUCTOR_CACHE_DIR in
+        # os.environ the first time its optimiser is set up: its own doing,
+        # once per process. One tiny step here, so that it is not charged to
+        # the first case that leaves out bench's --no-torch.
+        X, y = np.zeros((2, 4)), np.zeros(2, dtype=np.int64)
+        torch_eager.make_torch_eager(X, y, [4, 3, 2], "tanh", 0.1, 0)([np.arange(2)])
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
         mp.setenv("TWINPROP_REGISTRY", "off")
