@@ -112,7 +112,11 @@ def _draw_diff(ax: Axes, epochs: list[dict[str, Any]], twins: list[str]) -> None
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title("largest |parameter difference| between twins")
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"max |θ_{twins[0]} − θ_{twins[-1]}|")
+    # The trainer records the largest difference over every pair of twins.
+    if len(twins) == 2:
+        ax.set_ylabel(f"max |θ_{twins[0]} − θ_{twins[1]}|")
+    else:
+        ax.set_ylabel("max |θ_a − θ_b| over pairs of twins")
     ax.grid(alpha=0.3, which="both")
 
 
