@@ -173,7 +173,7 @@ def test_the_derivative_study_checks_your_activation(
 def test_an_activation_returning_no_array_of_the_inputs_shape_says_what_to_return(
         tmp_path: Path, body: str, message: str) -> None:
     # found by tests/test_cli_fuzz.py: the line named no way out, and took None for shape ()
-    from compare.derivatives.custom import load_activation
+    from compare.gradcheck.useractivation import load_activation
     from compare.gradcheck.usercode import UserCodeError
     path = tmp_path / "act.py"
     path.write_text(f"def f(z):\n    {body}\n\n\ndef f_prime(z):\n    return z\n")
@@ -184,7 +184,7 @@ def test_an_activation_returning_no_array_of_the_inputs_shape_says_what_to_retur
 @pytest.mark.parametrize("spec", ["act.py:", ":"])
 def test_an_activation_without_a_name_is_told_the_right_form(spec: str) -> None:
     # found by tests/test_cli_fuzz.py: "act.py:" was told to write "act.py::NAME"
-    from compare.derivatives.custom import load_activation
+    from compare.gradcheck.useractivation import load_activation
     from compare.gradcheck.usercode import UserCodeError
     with pytest.raises(UserCodeError) as caught:
         load_activation(spec)

@@ -8,7 +8,8 @@
   reproduction and the benchmark never import a twin: they take twins from
   the registry. They may read the activation registry (``manual.activations``).
 * ``compare/`` keeps at most a dozen modules at its top level; its parts are
-  folders.
+  folders, and a part imports only parts on a lower level (``LEVELS``), so
+  the parts never import each other in a circle.
 """
 
 import ast
@@ -21,6 +22,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TOP_LEVEL_LIMIT = 12
 PARTS = ("common", "data", "train", "gradcheck", "derivatives", "reproduce", "bench", "cli")
+# Each part of compare/ may import the parts on lower levels only.
+LEVELS = {"common": 0, "data": 1, "train": 2, "gradcheck": 2,
+          "derivatives": 3, "reproduce": 3, "bench": 3, "cli": 4}
 
 
 def _is_module(name):
@@ -100,6 +104,17 @@ def test_compare_shows_its_parts_as_folders():
     assert len(top) <= TOP_LEVEL_LIMIT, sorted(top)
     for part in PARTS:
         assert (ROOT / "compare" / part / "__init__.py").is_file(), part
+
+
+def test_the_parts_of_compare_import_only_parts_below_them():
+    assert sorted(LEVELS) == sorted(PARTS)
+
+    def upward(path, name):
+        part = path.relative_to(ROOT / "compare").parts[0]
+        other = name.split(".")[1] if _is(name, "compare") and name.count(".") else None
+        return other in LEVELS and other != part and LEVELS[other] >= LEVELS[part]
+
+    assert [hit for part in PARTS for hit in offending(f"compare/{part}", upward)] == []
 
 
 def test_importing_the_manual_twin_loads_no_autograd():

@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_custom(acts: list) -> tuple[str, list[dict[str, Any]], bool]:
     """The derivative check of each user activation: (table text, JSON rows, passed)."""
-    from compare.derivatives.custom import derivative_rows
     from compare.gradcheck.report import FAIL, format_table, to_dict
+    from compare.gradcheck.useractivation import derivative_rows
     rows = []
     notes = []
     for act in acts:

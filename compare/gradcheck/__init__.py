@@ -28,6 +28,8 @@ Bring your own backprop (``twinprop gradcheck --twin``):
 * ``byo``          the modes run on a user's function
 * ``diagnose``     what a failing tensor's numbers say the bug is
 * ``wrongderiv``   the wrong activation derivatives students write
+* ``useractivation`` a user's own activation (``--activation PATH.py:name``),
+                   loaded and its derivative checked (the derivative study uses it too)
 * ``threads``      one BLAS thread while a user's function is checked
 * ``api``          ``assert_gradients_correct`` for a user's own tests
 

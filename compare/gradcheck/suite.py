@@ -4,7 +4,7 @@ each activation, collect the rows and the timings.
 Two subjects: the registered twins (every twin against finite differences
 and every other twin), or a user's own ``loss_and_grads``
 (:mod:`compare.gradcheck.byo`). An activation is a built-in name or a user's
-own (:mod:`compare.derivatives.custom`), whose derivative is checked first.
+own (:mod:`compare.gradcheck.useractivation`), whose derivative is checked first.
 
 The CLI (``compare/cli/gradcheck.py``) is a thin layer over :func:`run_suite`
 and :mod:`compare.gradcheck.render`.
@@ -117,7 +117,7 @@ def resolve_activations(name: str | None) -> tuple["str | Activation", ...]:
     if name in activations.ACTIVATIONS:
         return (name,)
     if ":" in name or name.endswith(".py"):
-        from compare.derivatives.custom import load_activation
+        from compare.gradcheck.useractivation import load_activation
         return (load_activation(name),)
     activations.get_activation(name)          # raises ConfigError naming the choices
     return (name,)
@@ -217,7 +217,7 @@ def _derivative_rows(activation: "str | Activation") -> tuple[list[TensorCheck],
     """For a user's own activation, its derivative checked on its own first."""
     if isinstance(activation, str) or activations.ACTIVATIONS.get(activation.name) is activation:
         return [], []
-    from compare.derivatives.custom import derivative_rows
+    from compare.gradcheck.useractivation import derivative_rows
     return derivative_rows(activation)
 
 
@@ -227,7 +227,7 @@ def _twins_for(activation: "str | Activation",
     differentiate a user's g written in plain numpy (it must use autograd.numpy)."""
     if isinstance(activation, str) or activations.ACTIVATIONS.get(activation.name) is activation:
         return twins, []
-    from compare.derivatives.custom import autograd_usable
+    from compare.gradcheck.useractivation import autograd_usable
     usable, notes = [], []
     params = [(np.ones((1, 2)), np.zeros(2)), (np.ones((2, 2)), np.zeros(2))]
     traced = autograd_usable(activation)
