@@ -92,7 +92,7 @@ def atomic_path(path: "str | os.PathLike[str]") -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     # mkstemp makes 0600 files; results are meant to be shared like any file
     # the user writes, so honour the umask instead.
-    os.fchmod(fd, 0o666 & ~_umask())
+    os.fchmod(fd, 0o666 & ~current_umask())
     os.close(fd)
     try:
         yield Path(tmp)
@@ -132,7 +132,7 @@ def remove_stale_temporaries(folder: "str | os.PathLike[str]",
     return removed
 
 
-def _umask() -> int:
+def current_umask() -> int:
     """The process's umask (reading it requires setting it; set it back at once)."""
     mask = os.umask(0)
     os.umask(mask)

