@@ -248,6 +248,19 @@ def test_os_package_folder_with_a_wrong_gz_checksum_is_refused(
     assert "tiny/train-labels-idx1-ubyte" not in _cached_files(cache_root)
 
 
+
+def test_an_unreadable_file_in_an_os_package_folder_moves_on_to_the_next_source(
+        cache_root: Path, tmp_path: Path, tiny: tuple[DatasetSpec, Arrays]) -> None:
+    spec, arrays = tiny
+    broken = _serve_gz(tmp_path / "usr-share", spec, arrays)
+    (broken / "train-labels-idx1-ubyte.gz").unlink()
+    (broken / "train-labels-idx1-ubyte.gz").mkdir()      # there, but no file to read
+    good = _serve_gz(tmp_path / "usr-local-share", spec, arrays)
+    spec = spec.replace(system_dirs=(str(broken), str(good)))
+    got, source = load_arrays(spec, quiet=True)
+    _assert_same(got, arrays)
+    assert f"folder {good}" in source
+
 # ---- repair --------------------------------------------------------------------------
 
 def _fill_cache(spec: DatasetSpec, arrays: Arrays, tmp_path: Path) -> None:
