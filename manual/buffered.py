@@ -8,9 +8,11 @@ with the same derivative formulas (both take them from
 network shape, activation and dtype, so training allocates nothing per step.
 
 The gradients it returns are read-only views of those buffers: they stay
-valid until the next call for the same network; copy them to keep them.
+valid until the next call for the same network in the same thread; copy
+them to keep them.
 """
 
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -22,12 +24,21 @@ from manual.workspace import Params, Workspace, in_place_forms
 
 ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
 
-# (weight shapes, activation, dtype, batch == 1) -> the workspace of the
-# largest batch seen, most recently used last; a few networks at a time is
-# plenty (training uses one), and the bound keeps a long property test from
-# holding a workspace for every network it ever tried.
-_workspaces: OrderedDict[tuple, Workspace] = OrderedDict()
+# Per thread (Dask workers train in several threads, and numpy releases the
+# GIL inside its products): (weight shapes, activation, dtype, batch == 1) ->
+# the workspace of the largest batch seen, most recently used last. A few
+# networks at a time is plenty (training uses one), and the bound keeps a long
+# property test from holding a workspace for every network it ever tried.
+_local = threading.local()
 _KEEP = 8
+
+
+def _workspaces() -> "OrderedDict[tuple, Workspace]":
+    """This thread's workspaces."""
+    cache = getattr(_local, "workspaces", None)
+    if cache is None:
+        cache = _local.workspaces = OrderedDict()
+    return cache
 
 
 def _workspace(params: Params, activation: Activation, batch: int) -> Workspace:
@@ -39,13 +50,14 @@ def _workspace(params: Params, activation: Activation, batch: int) -> Workspace:
     """
     W0 = params[0][0]
     key = (tuple([W.shape for W, _ in params]), activation, W0.dtype, batch == 1)
-    ws = _workspaces.get(key)
+    cache = _workspaces()
+    ws = cache.get(key)
     if ws is None or ws.capacity < batch:
         sizes = [W0.shape[0], *[W.shape[1] for W, _ in params]]
-        ws = _workspaces[key] = Workspace(sizes, activation, batch, W0.dtype)
-        if len(_workspaces) > _KEEP:
-            _workspaces.popitem(last=False)
-    _workspaces.move_to_end(key)
+        ws = cache[key] = Workspace(sizes, activation, batch, W0.dtype)
+        if len(cache) > _KEEP:
+            cache.popitem(last=False)
+    cache.move_to_end(key)
     return ws
 
 

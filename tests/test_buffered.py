@@ -88,4 +88,28 @@ def test_a_larger_batch_grows_the_workspace_and_the_cache_stays_bounded():
     assert _workspace_for(params, 300).capacity == 300
     for width in range(1, 2 * buffered._KEEP):
         buffered.loss_and_grads(init_params([784, width, 10]), X[:3], y[:3], "tanh")
-    assert len(buffered._workspaces) <= buffered._KEEP
+    assert len(buffered._workspaces()) <= buffered._KEEP
+
+
+def test_threads_training_the_same_network_each_get_their_own_buffers():
+    """Dask workers run several threads: two runs of one shape must not share buffers."""
+    import threading
+
+    wrong = [0, 0]
+
+    def work(i: int) -> None:
+        rng = np.random.default_rng(i)
+        params = init_params([784, 100, 10], init="xavier", seed=i)
+        X, y = rng.standard_normal((250, 784)), rng.integers(0, 10, 250)
+        loss0, grads0 = manual.loss_and_grads(params, X, y, "tanh")
+        for _ in range(100):
+            loss, grads = buffered.loss_and_grads(params, X, y, "tanh")
+            if abs(loss - loss0) > 1e-9 or np.abs(grads[0][0] - grads0[0][0]).max() > 1e-9:
+                wrong[i] += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == [0, 0]
