@@ -164,6 +164,8 @@ def write_npz(path: "str | os.PathLike[str]", arrays: dict[str, Any]) -> None:
         # A file object, not a name: np.savez would append ".npz" to the name.
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
 
 
 class UnreadableArchive(ValueError):
@@ -184,7 +186,12 @@ def read_npz(path: "str | os.PathLike[str]") -> dict[str, NDArray]:
             # np.load would guess another format (and suggest unpickling it)
             raise UnreadableArchive("is empty" if not head else "is not an .npz archive")
         with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
+            arrays = {name: npz[name] for name in npz.files}
+        # A member not written by np.save (no .npy header) comes back as bytes.
+        odd = sorted(name for name, value in arrays.items() if not isinstance(value, np.ndarray))
+        if odd:
+            raise UnreadableArchive(f"holds {odd[0]!r}, which is not an array")
+        return arrays
     except FileNotFoundError:
         raise
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile,

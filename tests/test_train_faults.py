@@ -8,6 +8,7 @@ and that the folder is byte for byte what it was before the command.
 
 import json
 import shutil
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,12 @@ def one_layer_fewer(arrays: dict[str, np.ndarray], state: dict) -> None:
     del arrays["buffered.1.W"], arrays["buffered.1.b"]
 
 
+def member_without_header(run: Path) -> None:
+    """A zip member that np.save did not write: np.load hands it back as bytes."""
+    with zipfile.ZipFile(run / "checkpoint.npz", "a") as archive:
+        archive.writestr("notes", b"hello")
+
+
 def drop_field(metrics: dict) -> None:
     del metrics["buffered"][0]["test_acc"]
 
@@ -217,6 +224,9 @@ CHECKPOINT_DAMAGES = {
     "NaN parameter": (edit_checkpoint(set_array("buffered.1.W", with_nan)), "non-finite"),
     "layer count edited": (edit_checkpoint(set_state("n_layers", 1)), "layers of"),
     "layer count nonsense": (edit_checkpoint(set_state("n_layers", "2")), "n_layers"),
+    "layer count huge": (edit_checkpoint(set_state("n_layers", 10**12)),
+                         "but holds only 4 arrays"),
+    "a member that is no array": (member_without_header, "holds 'notes', which is not an array"),
     "a layer fewer": (edit_checkpoint(one_layer_fewer), "holds 1 layers for buffered, but the "
                                                         "network [12, 6, 3] has 2"),
     "epoch 0": (edit_checkpoint(set_state("epoch", 0)), "at epoch 0"),

@@ -75,6 +75,10 @@ def load_checkpoint(path: "str | os.PathLike[str]") -> tuple[dict[str, Params], 
     except UnreadableArchive as err:
         raise damaged(path, str(err)) from None
     state = _state(path, members.pop(_STATE_KEY, None))
+    if 2 * state["n_layers"] * len(state["twins"]) > len(members):
+        # Before the expected names are listed: an edited n_layers may be huge.
+        raise damaged(path, f"names {state['n_layers']} layers of {state['twins']} in its "
+                            f"state, but holds only {len(members)} arrays")
     expected = {_key(t, k, part) for t in state["twins"] for k in range(state["n_layers"])
                 for part in "Wb"}
     if set(members) != expected:
