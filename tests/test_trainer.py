@@ -179,6 +179,17 @@ def test_resume_with_other_options_is_refused(blobs: Any, tmp_path: Path) -> Non
                      resume=True)
 
 
+def test_resume_with_another_schedule_names_the_schedule_whatever_the_epochs(
+        blobs: Any, tmp_path: Path) -> None:
+    # The saved schedule could not run 1000 epochs (its rate reaches 0): the
+    # refusal must still be about the changed option, not about the saved one.
+    run_training(tiny(epochs=1, schedule="exponential", decay=1.0), twins=("manual",),
+                 data=blobs, out_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"other options \(schedule"):
+        run_training(tiny(epochs=1000, decay=1.0), twins=("manual",), data=blobs,
+                     out_dir=tmp_path, resume=True)
+
+
 def test_huge_learning_rate_raises_divergence_error_naming_twin_epoch_and_step(blobs: Any) -> None:
     with pytest.raises(DivergenceError) as err:
         run_training(tiny(lr=1e200, activation="relu"), twins=("manual",), data=blobs)

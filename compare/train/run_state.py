@@ -98,9 +98,11 @@ def check_same_run(cfg: TrainConfig, twins: tuple[str, ...], saved: TrainConfig,
     if saved_twins != tuple(twins):
         raise ConfigError(f"{where} holds a run of {list(saved_twins)}, not {list(twins)}; "
                           f"resume it with the same command")
-    if saved.replace(epochs=cfg.epochs) != cfg:
-        changed = [k for k, v in cfg.to_dict().items()
-                   if k != "epochs" and saved.to_dict()[k] != v]
+    # Compared as plain values: a TrainConfig made of the saved options with the
+    # new epoch count would be checked again and might refuse for another reason.
+    old = saved.to_dict()
+    changed = [k for k, v in cfg.to_dict().items() if k != "epochs" and old[k] != v]
+    if changed:
         raise ConfigError(f"{where} was written with other options ({', '.join(changed)}); "
                           f"resume it with the options in its {CONFIG_NAME}")
 
