@@ -86,9 +86,10 @@ class SGD:
         if (self._gathered is None or len(self._gathered) < len(idx)
                 or self._gathered.shape[1:] != X.shape[1:] or self._gathered.dtype != X.dtype):
             self._gathered = np.empty((len(idx), *X.shape[1:]), X.dtype)
-        # mode="clip" lets take write straight into the buffer (mode="raise"
-        # copies through a temporary); batch indices are always in range.
-        gathered = np.take(X, idx, axis=0, out=self._gathered[:len(idx)], mode="clip")
+        # mode="wrap" lets take write straight into the buffer (mode="raise"
+        # copies through a temporary) and reads a negative row as y[idx] does;
+        # a row out of range still raises, at y[idx].
+        gathered = np.take(X, idx, axis=0, out=self._gathered[:len(idx)], mode="wrap")
         return gathered, y[idx]
 
     def _accumulate(self, grads: Params, weight: float, first: bool) -> None:
