@@ -228,24 +228,28 @@ def _train_epoch(cfg: TrainConfig, steppers: dict[str, SGD], params: dict[str, P
     running = dict.fromkeys(steppers, 0.0)
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False,
                file=sys.stderr, disable=not (progress and sys.stderr.isatty()))
-    for step, rows in enumerate(bar, start=1):
-        for name, stepper in steppers.items():
-            start = time.perf_counter()
-            with _diverging_means(name, cfg, f"at epoch {epoch + 1}, step {step}"):
+    name, step = "", 0
+    # One error state for the whole loop (entering one per step shows at batch 1);
+    # name and step say where the first bad number came.
+    with _diverging_means(cfg, lambda: (name, f"at epoch {epoch + 1}, step {step}")):
+        for step, rows in enumerate(bar, start=1):
+            for name, stepper in steppers.items():
+                start = time.perf_counter()
                 # Each stepper gathers the batch's rows itself, a chunk at a time.
                 loss = stepper.step(params[name], data.x_train, data.y_train, lr, rows=rows)
                 if not np.isfinite(loss):
                     raise FloatingPointError(f"the loss is {loss}")
-            seconds[name] += time.perf_counter() - start
-            running[name] += loss
-        if step % 10 == 0 or step == len(batches):
-            bar.set_postfix({f"{n} loss": f"{running[n] / step:.4f}" for n in steppers},
-                            refresh=False)
+                seconds[name] += time.perf_counter() - start
+                running[name] += loss
+            if step % 10 == 0 or step == len(batches):
+                bar.set_postfix({f"{n} loss": f"{running[n] / step:.4f}" for n in steppers},
+                                refresh=False)
     bar.close()
 
     record = {}
     for name, stepper in steppers.items():
-        with _diverging_means(name, cfg, f"in the evaluation after epoch {epoch + 1}"):
+        place = (name, f"in the evaluation after epoch {epoch + 1}")
+        with _diverging_means(cfg, lambda place=place: place):
             train_loss, train_acc = evaluate(stepper.twin.forward, params[name], data.x_train,
                                              data.y_train, cfg.activation)
             test_loss, test_acc = evaluate(stepper.twin.forward, params[name], data.x_test,
@@ -270,8 +274,9 @@ class _diverging_means:
     twin, the place and a way out, not a warning flood and a NaN curve.
     """
 
-    def __init__(self, twin: str, cfg: TrainConfig, where: str) -> None:
-        self.twin, self.cfg, self.where = twin, cfg, where
+    def __init__(self, cfg: TrainConfig, where: Callable[[], tuple[str, str]]) -> None:
+        """``where()`` gives (twin, place) when it went wrong; it is asked only then."""
+        self.cfg, self.where = cfg, where
         self.errstate = np.errstate(over="raise", invalid="raise", divide="raise")
 
     def __enter__(self) -> None:
@@ -281,8 +286,9 @@ class _diverging_means:
                  tb: TracebackType | None) -> None:
         self.errstate.__exit__(kind, err, tb)
         if kind is FloatingPointError:
+            twin, place = self.where()
             raise DivergenceError(
-                f"the {self.twin} twin diverged {self.where} ({err}) with learning rate "
+                f"the {twin} twin diverged {place} ({err}) with learning rate "
                 f"{self.cfg.lr:g}; try a lower one, e.g. --lr {self.cfg.lr / 10:g}") from None
 
 
