@@ -248,8 +248,7 @@ def _train_epoch(cfg: TrainConfig, steppers: dict[str, SGD], params: dict[str, P
 
     record = {}
     for name, stepper in steppers.items():
-        place = (name, f"in the evaluation after epoch {epoch + 1}")
-        with _diverging_means(cfg, lambda place=place: place):
+        with _diverging_means(cfg, _at(name, f"in the evaluation after epoch {epoch + 1}")):
             train_loss, train_acc = evaluate(stepper.twin.forward, params[name], data.x_train,
                                              data.y_train, cfg.activation)
             test_loss, test_acc = evaluate(stepper.twin.forward, params[name], data.x_test,
@@ -264,6 +263,11 @@ def _train_epoch(cfg: TrainConfig, steppers: dict[str, SGD], params: dict[str, P
         for name in steppers:
             record[name]["max_param_diff"] = diff
     return record
+
+
+def _at(twin: str, place: str) -> Callable[[], tuple[str, str]]:
+    """A fixed answer to _diverging_means' question of where."""
+    return lambda: (twin, place)
 
 
 class _diverging_means:
