@@ -8,7 +8,8 @@ Three costs of the plain version go away:
 
 * numpy hands short-lived temporaries of a few hundred KB back to the
   operating system and faults them in again on the next call; here no call
-  allocates an array larger than a batch of labels;
+  allocates a float array of a layer's size (sigmoid, softplus and leaky_relu
+  make a boolean mask of one, an eighth of that in float64);
 * one-hot label matrices are never built: ``softmax(s) - y`` subtracts 1 at
   the labels' positions;
 * at batch 1 a call is a few dozen numpy calls on short vectors, and each
@@ -44,7 +45,6 @@ class Workspace:
     def __init__(self, sizes: list[int], activation: Activation, capacity: int,
                  dtype: np.dtype) -> None:
         self.sizes = list(sizes)
-        self.act = activation
         self.fn_into, self.deriv_into = in_place_forms(activation)
         self.capacity = B = capacity
         self.dtype = dt = np.dtype(dtype)

@@ -21,30 +21,31 @@ def _data(dtype, n, seed=0):
     return rng.random((n, SIZES[0])).astype(dtype), rng.integers(0, SIZES[-1], n)
 
 
-def _workspace_for(params, batch):
-    return buffered._workspace(params, manual.get_activation("tanh"), batch)
+def _workspace_for(params, batch, activation="tanh"):
+    return buffered._workspace(params, manual.get_activation(activation), batch)
 
 
+@pytest.mark.parametrize("activation", manual.ACTIVATION_NAMES)
 @pytest.mark.parametrize("batch_size", [250, 1])
-def test_buffers_are_reused_and_calls_allocate_no_weight_sized_array(batch_size):
+def test_buffers_are_reused_and_calls_allocate_no_weight_sized_array(batch_size, activation):
     X, y = _data("float64", 1000)
     params = init_params(SIZES, seed=0)
     batches = batch_indices(1000, batch_size, 0, 0)[:40]
     inputs = [(X[idx], y[idx]) for idx in batches]                 # gathered outside the trace
-    buffered.loss_and_grads(params, *inputs[0], "tanh")             # warm up
-    ws = _workspace_for(params, batch_size)
+    buffered.loss_and_grads(params, *inputs[0], activation)        # warm up
+    ws = _workspace_for(params, batch_size, activation)
     before = [(id(a), a.__array_interface__["data"][0]) for a in ws.buffers()]
 
     tracemalloc.start()
     for xb, yb in inputs:
-        _, grads = buffered.loss_and_grads(params, xb, yb, "tanh")
+        _, grads = buffered.loss_and_grads(params, xb, yb, activation)
     _, buffered_peak = tracemalloc.get_traced_memory()
     tracemalloc.reset_peak()
-    manual.loss_and_grads(params, *inputs[0], "tanh")
+    manual.loss_and_grads(params, *inputs[0], activation)
     _, plain_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
-    assert _workspace_for(params, batch_size) is ws
+    assert _workspace_for(params, batch_size, activation) is ws
     assert [(id(a), a.__array_interface__["data"][0]) for a in ws.buffers()] == before
     assert all(np.shares_memory(g, buf) for (dW, db), bW, bb in zip(grads, ws.dW, ws.db)
                for g, buf in ((dW, bW), (db, bb)))
