@@ -26,8 +26,7 @@ from compare.reproduce.mdhtml import to_html
 from compare.reproduce.options import Options, data_shape, usable_cores
 from compare.reproduce.pipeline import reproduce
 from compare.reproduce.report import Reproduction, write_report
-from compare.reproduce.soundness import layer_sizes
-from compare.train.config import TrainConfig
+from compare.train.config import TrainConfig, catalog_sizes
 from compare.twins import TWINS, Params
 
 PAIR = ("manual", "autodiff")
@@ -61,7 +60,8 @@ class CountingRun:
                         "seconds": 0.1, "max_param_diff": 1e-12}
                        for e in range(config.epochs)] for t in twins}
         rng = np.random.default_rng(config.seed)
-        sizes = layer_sizes(config)
+        data = catalog_sizes(config.dataset)
+        sizes = [data.n_features, *config.hidden, data.n_classes]
         params = {t: [(rng.normal(size=(a, b)), np.zeros(b)) for a, b in zip(sizes, sizes[1:])]
                   for t in twins}
         return SimpleNamespace(metrics=metrics, params=params)

@@ -141,7 +141,7 @@ class RunCache:
         if done["status"] == OK:
             for twin in twins:
                 params[twin] = load_params(folder / params_name(twin))
-                check_params(params[twin], config, f"{params_name(twin)}")
+                check_params(params[twin], config, twin, params_name(twin))
         return RunOutcome(status=done["status"], metrics=done["metrics"], params=params,
                           message=done["message"], wall_seconds=float(done["wall_seconds"]),
                           code=done["code"])

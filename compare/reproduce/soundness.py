@@ -11,11 +11,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from compare.data.datasets import get_spec
 from compare.reproduce.results import OK, STATUSES
-from compare.train.config import TrainConfig
+from compare.train import run_state
+from compare.train.config import TrainConfig, catalog_sizes
 from compare.twins import Params
 
 # The per-epoch numbers the reproduction reads from every twin's metrics.
@@ -30,28 +28,16 @@ class DamagedRun(Exception):
     """A cached run that cannot be used as it is; the message says why."""
 
 
-def layer_sizes(config: TrainConfig) -> list[int]:
-    """[n_in, *hidden, n_classes] of ``config``'s network on its data set."""
-    spec = get_spec(config.dataset)
-    return [math.prod(spec.image_shape), *config.hidden, spec.n_classes]
-
-
-def check_params(params: Params, config: TrainConfig, where: str) -> None:
+def check_params(params: Params, config: TrainConfig, twin: str, where: str) -> None:
     """Raise DamagedRun unless ``params`` are finite (W, b) pairs shaped for ``config``.
 
-    Layer k must be W (n_k, n_{k+1}) and b (n_{k+1},) in ``config.dtype``.
+    The training's own check of a checkpoint's layers (shapes, dtype, finite
+    values), with its fault told as the reason the cached run is damaged.
     """
-    sizes = layer_sizes(config)
-    if len(params) != len(sizes) - 1:
-        raise DamagedRun(f"{where} has {len(params)} layers, not {len(sizes) - 1}")
-    for k, (W, b) in enumerate(params):
-        for name, array, shape in ((f"W{k}", W, (sizes[k], sizes[k + 1])),
-                                   (f"b{k}", b, (sizes[k + 1],))):
-            if array.shape != shape or array.dtype != np.dtype(config.dtype):
-                raise DamagedRun(f"{where}: {name} is {array.dtype} {array.shape}, "
-                                 f"not {config.dtype} {shape}")
-            if not np.isfinite(array).all():
-                raise DamagedRun(f"{where}: {name} holds NaN or infinite values")
+    try:
+        run_state.check_params({twin: params}, config, catalog_sizes(config.dataset), where)
+    except run_state.DamagedParams as err:
+        raise DamagedRun(f"{where} {err.why}") from None
 
 
 def check_metrics_file(done: Any, config: TrainConfig, twins: Sequence[str]) -> None:
