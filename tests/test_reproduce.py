@@ -56,8 +56,11 @@ class CountingRun:
         if len(self.calls) == self.fail_on:
             raise KeyboardInterrupt
         acc = 0.5 + 0.01 * config.seed + config.lr / 100
+        # The fields the trainer records (max_param_diff only when twins run in lockstep).
+        diff = {"max_param_diff": 1e-12} if len(twins) > 1 else {}
         metrics = {t: [{"epoch": e + 1, "test_acc": acc + OFFSETS[t], "train_acc": acc,
-                        "seconds": 0.1, "max_param_diff": 1e-12}
+                        "train_loss": 1.0, "test_loss": 1.0, "lr": config.lr, "seconds": 0.1,
+                        **diff}
                        for e in range(config.epochs)] for t in twins}
         rng = np.random.default_rng(config.seed)
         data = catalog_sizes(config.dataset)

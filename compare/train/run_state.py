@@ -19,7 +19,13 @@ from compare.common.errors import ConfigError
 from compare.train import run_files
 from compare.train.checkpoint import CHECKPOINT_NAME, damaged, load_checkpoint
 from compare.train.config import DataSizes, TrainConfig
-from compare.train.run_files import CONFIG_NAME, METRICS_NAME, Metrics, check_metrics
+from compare.train.run_files import (
+    CONFIG_NAME,
+    METRICS_NAME,
+    DamagedFile,
+    Metrics,
+    check_metrics,
+)
 from compare.twins import Params
 
 
@@ -105,35 +111,27 @@ def check_same_run(cfg: TrainConfig, twins: tuple[str, ...], saved: TrainConfig,
                           f"resume it with the options in its {CONFIG_NAME}")
 
 
-class DamagedParams(ConfigError):
-    """Parameters that are not the run's network: ``why`` says how; the message adds the fix."""
-
-    def __init__(self, where: "str | Path", why: str) -> None:
-        super().__init__(str(damaged(where, why)))
-        self.why = why
-
-
 def check_params(params: dict[str, Params], cfg: TrainConfig, sizes: DataSizes,
                  where: "str | Path") -> None:
     """Every twin's layers must have this network's shapes, the run's dtype, finite values.
 
     Raises:
-        DamagedParams: (a ConfigError) naming ``where``, the twin, the layer and the fault.
+        DamagedFile: (a ConfigError) naming ``where``, the twin, the layer and the fault.
     """
     widths = [sizes.n_features, *cfg.hidden, sizes.n_classes]
     for twin, layers in params.items():
         if len(layers) != len(widths) - 1:
-            raise DamagedParams(where, f"holds {len(layers)} layers for {twin}, but the "
+            raise DamagedFile(where, f"holds {len(layers)} layers for {twin}, but the "
                                        f"network {widths} has {len(widths) - 1}")
         for k, (W, b) in enumerate(layers):
             for name, array, shape in ((f"W{k + 1}", W, (widths[k], widths[k + 1])),
                                        (f"b{k + 1}", b, (widths[k + 1],))):
                 if array.shape != shape or array.dtype != np.dtype(cfg.dtype):
-                    raise DamagedParams(where, f"holds {twin} {name} of shape {array.shape} "
+                    raise DamagedFile(where, f"holds {twin} {name} of shape {array.shape} "
                                                f"and dtype {array.dtype}, not {shape} "
                                                f"{cfg.dtype}")
                 if not np.isfinite(array).all():
-                    raise DamagedParams(where, f"holds non-finite values in {twin} {name}")
+                    raise DamagedFile(where, f"holds non-finite values in {twin} {name}")
 
 
 def _check_metrics_file(on_disk: Metrics, metrics: Metrics, path: Path) -> None:
