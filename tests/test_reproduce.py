@@ -23,7 +23,7 @@ from compare.reproduce.cache import (
     save_params,
 )
 from compare.reproduce.mdhtml import to_html
-from compare.reproduce.options import Options, data_shape, usable_cores
+from compare.reproduce.options import Options, usable_cores
 from compare.reproduce.pipeline import reproduce
 from compare.reproduce.report import Reproduction, write_report
 from compare.train.config import TrainConfig, catalog_sizes
@@ -236,10 +236,9 @@ def test_a_diverged_run_is_cached_as_diverged(tmp_path: Path) -> None:
 
 def test_longer_runs_are_ordered_first() -> None:
     table = {r.label: r.config for r in F.plan(F.FIGURE_NUMBERS, F.FULL)}
-    sizes = data_shape(F.DATASET)
     batch1, batch250 = table["batch 1"], table["batch 250"]
-    assert F.relative_cost(batch1, *sizes) > F.relative_cost(batch250, *sizes)
-    widths = [F.relative_cost(table[F.hidden_label(h)], *sizes) for h in F.FULL.hidden_sweep]
+    assert F.relative_cost(batch1) > F.relative_cost(batch250)
+    widths = [F.relative_cost(table[F.hidden_label(h)]) for h in F.FULL.hidden_sweep]
     assert widths == sorted(widths)
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from compare.atomic import check_output_dir
 from compare.common.errors import ConfigError
-from compare.data.datasets import SPLITS, get_spec
 from compare.reproduce import figures as F
+from compare.train.config import catalog_sizes
 from compare.twins import TWINS, check_twin_names
 
 # Upper ends of the counts. Past them a value is a slip of the keyboard, not
@@ -43,18 +43,6 @@ class Options:
     test_subset: int | None = None
     twins: tuple[str, ...] = field(default_factory=lambda: tuple(TWINS))
     command: str = "twinprop reproduce"
-
-
-def split_sizes(dataset: str) -> tuple[int, int]:
-    """(training images, test images) of the catalog's data set ``dataset``."""
-    spec = get_spec(dataset)
-    train, test = (spec.count(split) for split in SPLITS)
-    return train, test
-
-
-def data_shape(dataset: str) -> tuple[int, int, int]:
-    """(training images, test images, classes) of the catalog's data set ``dataset``."""
-    return (*split_sizes(dataset), get_spec(dataset).n_classes)
 
 
 def usable_cores() -> int:
@@ -109,7 +97,8 @@ def _check_subsets(options: Options) -> None:
     table = F.figures(scale)
     settings = [(n, dict(F.PAPER_SETUP, **v.settings))
                 for n in options.figures for v in table[n].variants]
-    n_train, n_test = split_sizes(F.DATASET)
+    sizes = catalog_sizes(F.DATASET)
+    n_train, n_test = sizes.n_train, sizes.n_test
     for flag, value, most, split in (("--train-subset", options.train_subset, n_train,
                                       "training"),
                                      ("--test-subset", options.test_subset, n_test, "test")):
