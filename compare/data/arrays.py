@@ -35,7 +35,7 @@ def check_data_dir(data_dir: "str | os.PathLike[str]") -> Path:
     """ConfigError unless ``data_dir`` is an existing folder (checked before any work)."""
     folder = Path(data_dir)
     if not folder.is_dir():
-        why = "is not a folder" if folder.exists() else "does not exist"
+        why = "is not a folder" + ("" if folder.exists() else " (it does not exist)")
         raise ConfigError(f"--data-dir {folder} {why}; pass the folder that holds the four "
                           f"IDX files")
     return folder

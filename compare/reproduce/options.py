@@ -13,6 +13,7 @@ from pathlib import Path
 
 from compare.atomic import check_output_dir
 from compare.common.errors import ConfigError
+from compare.data.arrays import check_data_dir
 from compare.reproduce import figures as F
 from compare.train.config import catalog_sizes
 from compare.twins import TWINS, check_twin_names
@@ -71,9 +72,8 @@ def check_options(options: Options) -> None:
         _check_count("--epochs", options.epochs, MAX_EPOCHS)
     if options.scheduler is not None:
         check_scheduler_address(options.scheduler)
-    if options.data_dir is not None and not Path(options.data_dir).is_dir():
-        raise ConfigError(f"--data-dir {options.data_dir} is not a folder; give the folder "
-                          "holding the data set's files, or drop --data-dir to use the cache")
+    if options.data_dir is not None:
+        check_data_dir(options.data_dir)
     _check_subsets(options)
     check_output_dir(options.out, "--out")
     # The folders the run writes into, which a file of the same name would block.
