@@ -26,6 +26,7 @@ from compare.reproduce.mdhtml import to_html
 from compare.reproduce.options import Options, usable_cores
 from compare.reproduce.pipeline import reproduce
 from compare.reproduce.report import Reproduction, write_report
+from compare.reproduce.soundness import DamagedRun
 from compare.train.config import TrainConfig, catalog_sizes
 from compare.twins import TWINS, Params
 
@@ -210,7 +211,8 @@ def test_a_damaged_cache_entry_is_retrained_never_used(tmp_path: Path, damage: s
                            run_fn=CountingRun(), log=quiet)
     folder = RunCache(tmp_path).folder(run_key(cfg, ALL))
     DAMAGE[damage](folder)
-    assert not RunCache(tmp_path).has(cfg, ALL)
+    with pytest.raises(DamagedRun):
+        RunCache(tmp_path).load(cfg, ALL)
     again, lines = CountingRun(), list[str]()
     outcomes = runner.run_all(runs_of([cfg]), RunCache(tmp_path), ALL, jobs=1, run_fn=again,
                               log=lines.append)
@@ -220,7 +222,7 @@ def test_a_damaged_cache_entry_is_retrained_never_used(tmp_path: Path, damage: s
     key = run_key(cfg, ALL)
     assert outcomes[key].metrics == fresh[key].metrics
     # Retrained and whole again: the next run reuses it.
-    assert RunCache(tmp_path).has(cfg, ALL)
+    assert RunCache(tmp_path).load(cfg, ALL) is not None
 
 
 def test_a_diverged_run_is_cached_as_diverged(tmp_path: Path) -> None:

@@ -110,13 +110,6 @@ class RunCache:
         """The folder of the run called ``key``."""
         return self.root / key
 
-    def has(self, config: TrainConfig, twins: Sequence[str]) -> bool:
-        """True when a whole, sound run of ``config`` with ``twins`` is on disk."""
-        try:
-            return self.load(config, twins) is not None
-        except DamagedRun:
-            return False
-
     def load(self, config: TrainConfig, twins: Sequence[str]) -> RunOutcome | None:
         """The cached RunOutcome, or None when the run never finished.
 
