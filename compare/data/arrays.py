@@ -66,7 +66,7 @@ def read_folder(spec: DatasetSpec, data_dir: "str | os.PathLike[str]") -> Arrays
         except DataError as err:
             raise DataError(f"--data-dir {err}") from None
         wheres[key] = f"--data-dir {path}"
-        decode(spec, key, raws[key], wheres[key], fix)   # a malformed file named at once
+        decode(key, raws[key], wheres[key], fix)   # a malformed file named at once
     return check_copy(spec, raws, wheres, fix)
 
 

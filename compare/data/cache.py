@@ -56,13 +56,13 @@ def check_writable(spec: DatasetSpec) -> Path:
 class Scan:
     """What the cache holds of one data set.
 
-    ``good`` maps each verified file to its raw bytes and its array (a view of
-    them); ``damaged`` maps each file that is there but wrong to the one-line
-    reason; ``missing`` lists the files that are not there at all.
+    ``good`` maps each verified file to its array; ``damaged`` maps each file
+    that is there but wrong to the one-line reason; ``missing`` lists the files
+    that are not there at all.
     """
 
     spec: DatasetSpec
-    good: dict[Key, tuple[bytes, npt.NDArray[np.uint8]]] = field(default_factory=dict)
+    good: dict[Key, npt.NDArray[np.uint8]] = field(default_factory=dict)
     damaged: dict[Key, str] = field(default_factory=dict)
     missing: list[Key] = field(default_factory=list)
 
@@ -72,7 +72,7 @@ class Scan:
 
     def arrays(self) -> dict[Key, npt.NDArray[np.uint8]]:
         """{(split, kind): uint8 array} of the good files."""
-        return {key: array for key, (_, array) in self.good.items()}
+        return dict(self.good)
 
     def refuse_damaged(self) -> None:
         """DataError naming the first damaged file and the repair command, if any is."""
@@ -95,14 +95,14 @@ def scan(spec: DatasetSpec) -> Scan:
         where = f"cache file {path}"
         try:
             raw = path.read_bytes()
-            array = decode(spec, key, raw, where, fix)
+            array = decode(key, raw, where, fix)
             check_sha256(spec, key, raw, where, fix)
         except DataError as err:
             result.damaged[key] = str(err)
         except OSError as err:
             result.damaged[key] = f"{where}: {_os_reason(path, err)}; {fix}"
         else:
-            result.good[key] = (raw, array)
+            result.good[key] = array
     return result
 
 
