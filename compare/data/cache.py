@@ -9,6 +9,7 @@ a damaged one is refused, never repaired behind the user's back.
 """
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,11 +84,14 @@ class Scan:
             raise DataError(f"{reason}{also}")
 
 
-def scan(spec: DatasetSpec) -> Scan:
-    """Read and check every cached file of ``spec`` (one read per file)."""
+def scan(spec: DatasetSpec, keys: Iterable[Key] | None = None) -> Scan:
+    """Read and check the cached files ``keys`` of ``spec`` (default all; one read per file).
+
+    Only a whole scan can be ``complete``.
+    """
     result = Scan(spec)
     fix = f"the cached copy is damaged: run '{repair_command(spec)}' to get it again"
-    for key in spec.files:
+    for key in spec.files if keys is None else keys:
         path = cached_path(spec, key)
         if not os.path.lexists(path):
             result.missing.append(key)
@@ -113,9 +117,14 @@ def _os_reason(path: Path, err: OSError) -> str:
     return f"cannot read: {err.strerror or err}"
 
 
-def load(spec: DatasetSpec) -> dict[Key, npt.NDArray[np.uint8]]:
-    """The four verified arrays from the cache; DataError if any is damaged or missing."""
-    result = scan(spec)
+def load(spec: DatasetSpec, keys: Iterable[Key] | None = None
+         ) -> dict[Key, npt.NDArray[np.uint8]]:
+    """The verified arrays of the cached files ``keys`` (default all four).
+
+    Raises:
+        DataError: one of them is damaged or missing.
+    """
+    result = scan(spec, keys)
     result.refuse_damaged()
     if result.missing:
         names = ", ".join(spec.files[k].name for k in result.missing)
