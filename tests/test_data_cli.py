@@ -34,6 +34,7 @@ from fake_data import (
 from compare.cli.app import main
 from compare.common.errors import ConfigError, DataError
 from compare.data import cache, datasets
+from compare.data.arrays import fetch_into_cache, load_arrays
 from compare.data.datasets import DatasetSpec, Key
 from compare.data.idx import encode_idx
 from compare.data.load import load_dataset
@@ -476,3 +477,57 @@ def test_the_suite_reads_its_own_cache_never_the_users(tmp_path: Path) -> None:
     assert proc.stdout.strip() == str(here)
     if not os.environ.get("TWINPROP_TEST_DATA"):   # beside the session's own temp folder
         assert here.parent == Path(tempfile.gettempdir()).parent
+
+
+def _count_cache_checks(monkeypatch: pytest.MonkeyPatch) -> list[Key]:
+    """The keys whose cached bytes get their SHA-256 checked, in order, from now on."""
+    checked: list[Key] = []
+    real = cache.check_sha256
+
+    def counting(spec: DatasetSpec, key: Key, raw: bytes, where: str, fix: str) -> None:
+        checked.append(key)
+        real(spec, key, raw, where, fix)
+    monkeypatch.setattr(cache, "check_sha256", counting)
+    return checked
+
+
+def test_a_fetch_with_nothing_to_do_reads_each_cached_file_once_and_no_data_dir_file(
+        tiny: Tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, arrays, folder = tiny
+    fetch_into_cache(spec, data_dir=folder, quiet=True)
+    checked = _count_cache_checks(monkeypatch)
+    for path in folder.iterdir():
+        path.unlink()   # nothing is needed from the folder: it is not read at all
+    got, source, done = fetch_into_cache(spec, data_dir=folder, quiet=True)
+    assert sorted(checked) == sorted(spec.files)
+    assert source == f"cache {cache.dataset_dir(spec)}" and not any(done.values())
+    assert all(np.array_equal(got[key], arrays[key]) for key in spec.files)
+
+
+def test_after_a_fill_only_the_filled_file_is_read_back_and_verified(
+        tiny: Tiny, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, arrays, folder = tiny
+    fetch_into_cache(spec, data_dir=folder, quiet=True)
+    gone: Key = ("test", "labels")
+    cache.cached_path(spec, gone).unlink()
+    checked = _count_cache_checks(monkeypatch)
+    got, source, done = fetch_into_cache(spec, data_dir=folder, quiet=True)
+    # The scan verifies the three cached files, the fill's read-back the fourth.
+    assert sorted(checked) == sorted(spec.files) and checked[-1] == gone
+    assert done["added"] == [spec.files[gone].name] and source == f"data-dir {folder}"
+    assert list(got) == list(spec.files)
+    assert all(np.array_equal(got[key], arrays[key]) for key in spec.files)
+
+
+def test_a_load_that_fetches_a_missing_file_reads_each_cached_file_once(
+        tiny: Tiny, mirror: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec, arrays, _ = tiny
+    fetch_into_cache(spec, quiet=True)
+    gone: Key = ("train", "images")
+    cache.cached_path(spec, gone).unlink()
+    checked = _count_cache_checks(monkeypatch)
+    got, _ = load_arrays(spec, quiet=True)
+    assert sorted(checked) == sorted(spec.files) and checked[-1] == gone
+    assert len(mirror.requests) == 5
+    assert list(got) == list(spec.files)
+    assert all(np.array_equal(got[key], arrays[key]) for key in spec.files)

@@ -23,11 +23,11 @@ from compare.reproduce.cache import (
     save_params,
 )
 from compare.reproduce.mdhtml import to_html
-from compare.reproduce.options import Options, data_shape, usable_cores
+from compare.reproduce.options import Options, usable_cores
 from compare.reproduce.pipeline import reproduce
 from compare.reproduce.report import Reproduction, write_report
-from compare.reproduce.soundness import layer_sizes
-from compare.train.config import TrainConfig
+from compare.reproduce.soundness import DamagedRun
+from compare.train.config import TrainConfig, catalog_sizes
 from compare.twins import TWINS, Params
 
 PAIR = ("manual", "autodiff")
@@ -57,11 +57,15 @@ class CountingRun:
         if len(self.calls) == self.fail_on:
             raise KeyboardInterrupt
         acc = 0.5 + 0.01 * config.seed + config.lr / 100
+        # The fields the trainer records (max_param_diff only when twins run in lockstep).
+        diff = {"max_param_diff": 1e-12} if len(twins) > 1 else {}
         metrics = {t: [{"epoch": e + 1, "test_acc": acc + OFFSETS[t], "train_acc": acc,
-                        "seconds": 0.1, "max_param_diff": 1e-12}
+                        "train_loss": 1.0, "test_loss": 1.0, "lr": config.lr, "seconds": 0.1,
+                        **diff}
                        for e in range(config.epochs)] for t in twins}
         rng = np.random.default_rng(config.seed)
-        sizes = layer_sizes(config)
+        data = catalog_sizes(config.dataset)
+        sizes = [data.n_features, *config.hidden, data.n_classes]
         params = {t: [(rng.normal(size=(a, b)), np.zeros(b)) for a, b in zip(sizes, sizes[1:])]
                   for t in twins}
         return SimpleNamespace(metrics=metrics, params=params)
@@ -207,7 +211,8 @@ def test_a_damaged_cache_entry_is_retrained_never_used(tmp_path: Path, damage: s
                            run_fn=CountingRun(), log=quiet)
     folder = RunCache(tmp_path).folder(run_key(cfg, ALL))
     DAMAGE[damage](folder)
-    assert not RunCache(tmp_path).has(cfg, ALL)
+    with pytest.raises(DamagedRun):
+        RunCache(tmp_path).load(cfg, ALL)
     again, lines = CountingRun(), list[str]()
     outcomes = runner.run_all(runs_of([cfg]), RunCache(tmp_path), ALL, jobs=1, run_fn=again,
                               log=lines.append)
@@ -217,7 +222,7 @@ def test_a_damaged_cache_entry_is_retrained_never_used(tmp_path: Path, damage: s
     key = run_key(cfg, ALL)
     assert outcomes[key].metrics == fresh[key].metrics
     # Retrained and whole again: the next run reuses it.
-    assert RunCache(tmp_path).has(cfg, ALL)
+    assert RunCache(tmp_path).load(cfg, ALL) is not None
 
 
 def test_a_diverged_run_is_cached_as_diverged(tmp_path: Path) -> None:
@@ -233,10 +238,9 @@ def test_a_diverged_run_is_cached_as_diverged(tmp_path: Path) -> None:
 
 def test_longer_runs_are_ordered_first() -> None:
     table = {r.label: r.config for r in F.plan(F.FIGURE_NUMBERS, F.FULL)}
-    sizes = data_shape(F.DATASET)
     batch1, batch250 = table["batch 1"], table["batch 250"]
-    assert F.relative_cost(batch1, *sizes) > F.relative_cost(batch250, *sizes)
-    widths = [F.relative_cost(table[F.hidden_label(h)], *sizes) for h in F.FULL.hidden_sweep]
+    assert F.relative_cost(batch1) > F.relative_cost(batch250)
+    widths = [F.relative_cost(table[F.hidden_label(h)]) for h in F.FULL.hidden_sweep]
     assert widths == sorted(widths)
 
 

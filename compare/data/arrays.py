@@ -35,7 +35,7 @@ def check_data_dir(data_dir: "str | os.PathLike[str]") -> Path:
     """ConfigError unless ``data_dir`` is an existing folder (checked before any work)."""
     folder = Path(data_dir)
     if not folder.is_dir():
-        why = "is not a folder" if folder.exists() else "does not exist"
+        why = "is not a folder" + ("" if folder.exists() else " (it does not exist)")
         raise ConfigError(f"--data-dir {folder} {why}; pass the folder that holds the four "
                           f"IDX files")
     return folder
@@ -66,7 +66,7 @@ def read_folder(spec: DatasetSpec, data_dir: "str | os.PathLike[str]") -> Arrays
         except DataError as err:
             raise DataError(f"--data-dir {err}") from None
         wheres[key] = f"--data-dir {path}"
-        decode(spec, key, raws[key], wheres[key], fix)   # a malformed file named at once
+        decode(key, raws[key], wheres[key], fix)   # a malformed file named at once
     return check_copy(spec, raws, wheres, fix)
 
 
@@ -99,7 +99,7 @@ def load_arrays(spec: "str | DatasetSpec", data_dir: "str | os.PathLike[str] | N
     fetch.say(quiet, f"{spec.name} is not (all) in the cache {cache.dataset_dir(spec)}; "
                      f"fetching it")
     origin = _fill(spec, found.missing, fetch.default_sources(spec, quiet, mirrors), quiet)
-    return cache.load(spec), origin
+    return _with_filled(spec, found, found.missing), origin
 
 
 def fetch_into_cache(spec: "str | DatasetSpec", data_dir: "str | os.PathLike[str] | None" = None,
@@ -108,8 +108,10 @@ def fetch_into_cache(spec: "str | DatasetSpec", data_dir: "str | os.PathLike[str
                      ) -> tuple[Arrays, str, dict[str, list[str]]]:
     """``twinprop data fetch``: make the cache hold all four verified files.
 
-    Files already cached and intact are kept as they are. Missing files are
-    fetched (from ``data_dir`` alone when given, else from the usual sources).
+    Files already cached and intact are kept as they are (and read once, by the
+    scan that verifies them). Missing files are fetched (from ``data_dir`` alone
+    when given, else from the usual sources); ``data_dir``'s files are read only
+    when something is to be fetched, and then all checked before any copy.
     A damaged cached file is refused unless ``repair``, which re-gets just
     the damaged ones, each replaced in one step.
     Returns:
@@ -119,26 +121,37 @@ def fetch_into_cache(spec: "str | DatasetSpec", data_dir: "str | os.PathLike[str
     fetch.check_environment(spec)
     cache.check_writable(spec)
     if data_dir is not None:
-        read_folder(spec, data_dir)   # every byte of the folder checked before any copy
-        folder = Path(data_dir)
+        folder = check_data_dir(data_dir)
         sources: list[fetch.Source] = [
             fetch.FolderSource(folder, f"data-dir {folder}", quiet=quiet)]
     else:
         sources = fetch.default_sources(spec, quiet, mirrors)
     found = cache.scan(spec)
+    todo = [*found.damaged, *found.missing]
+    if data_dir is not None and todo:
+        read_folder(spec, data_dir)   # every byte of the folder checked before any copy
     if not repair:
         found.refuse_damaged()
-    for key in found.damaged:
-        _clear_for_repair(cache.cached_path(spec, key))
-    todo = [*found.damaged, *found.missing]
-    origin = f"cache {cache.dataset_dir(spec)}"
-    if todo:
-        fetch.say(quiet, f"getting {', '.join(spec.files[k].name for k in todo)} "
-                         f"into {cache.dataset_dir(spec)}")
-        origin = _fill(spec, todo, sources, quiet)
     done = {"repaired": [spec.files[k].name for k in found.damaged],
             "added": [spec.files[k].name for k in found.missing]}
-    return cache.load(spec), origin, done
+    if not todo:
+        return found.arrays(), f"cache {cache.dataset_dir(spec)}", done
+    for key in found.damaged:
+        _clear_for_repair(cache.cached_path(spec, key))
+    fetch.say(quiet, f"getting {', '.join(spec.files[k].name for k in todo)} "
+                     f"into {cache.dataset_dir(spec)}")
+    origin = _fill(spec, todo, sources, quiet)
+    return _with_filled(spec, found, todo), origin, done
+
+
+def _with_filled(spec: DatasetSpec, found: cache.Scan, filled: Sequence[Key]) -> Arrays:
+    """The arrays of a cache scan ``found`` made whole by the files just ``filled``.
+
+    The files the scan verified are used as it read them; each filled one is
+    read back from the cache and verified (SHA-256 included) like any cached file.
+    """
+    arrays = {**found.arrays(), **cache.load(spec, filled)}
+    return {key: arrays[key] for key in spec.files}
 
 
 def _fill(spec: DatasetSpec, keys: Sequence[Key], sources: Sequence[fetch.Source],

@@ -9,6 +9,7 @@ a damaged one is refused, never repaired behind the user's back.
 """
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,13 +57,13 @@ def check_writable(spec: DatasetSpec) -> Path:
 class Scan:
     """What the cache holds of one data set.
 
-    ``good`` maps each verified file to its raw bytes and its array (a view of
-    them); ``damaged`` maps each file that is there but wrong to the one-line
-    reason; ``missing`` lists the files that are not there at all.
+    ``good`` maps each verified file to its array; ``damaged`` maps each file
+    that is there but wrong to the one-line reason; ``missing`` lists the files
+    that are not there at all.
     """
 
     spec: DatasetSpec
-    good: dict[Key, tuple[bytes, npt.NDArray[np.uint8]]] = field(default_factory=dict)
+    good: dict[Key, npt.NDArray[np.uint8]] = field(default_factory=dict)
     damaged: dict[Key, str] = field(default_factory=dict)
     missing: list[Key] = field(default_factory=list)
 
@@ -72,7 +73,7 @@ class Scan:
 
     def arrays(self) -> dict[Key, npt.NDArray[np.uint8]]:
         """{(split, kind): uint8 array} of the good files."""
-        return {key: array for key, (_, array) in self.good.items()}
+        return dict(self.good)
 
     def refuse_damaged(self) -> None:
         """DataError naming the first damaged file and the repair command, if any is."""
@@ -83,11 +84,14 @@ class Scan:
             raise DataError(f"{reason}{also}")
 
 
-def scan(spec: DatasetSpec) -> Scan:
-    """Read and check every cached file of ``spec`` (one read per file)."""
+def scan(spec: DatasetSpec, keys: Iterable[Key] | None = None) -> Scan:
+    """Read and check the cached files ``keys`` of ``spec`` (default all; one read per file).
+
+    Only a whole scan can be ``complete``.
+    """
     result = Scan(spec)
     fix = f"the cached copy is damaged: run '{repair_command(spec)}' to get it again"
-    for key in spec.files:
+    for key in spec.files if keys is None else keys:
         path = cached_path(spec, key)
         if not os.path.lexists(path):
             result.missing.append(key)
@@ -95,14 +99,14 @@ def scan(spec: DatasetSpec) -> Scan:
         where = f"cache file {path}"
         try:
             raw = path.read_bytes()
-            array = decode(spec, key, raw, where, fix)
+            array = decode(key, raw, where, fix)
             check_sha256(spec, key, raw, where, fix)
         except DataError as err:
             result.damaged[key] = str(err)
         except OSError as err:
             result.damaged[key] = f"{where}: {_os_reason(path, err)}; {fix}"
         else:
-            result.good[key] = (raw, array)
+            result.good[key] = array
     return result
 
 
@@ -113,9 +117,14 @@ def _os_reason(path: Path, err: OSError) -> str:
     return f"cannot read: {err.strerror or err}"
 
 
-def load(spec: DatasetSpec) -> dict[Key, npt.NDArray[np.uint8]]:
-    """The four verified arrays from the cache; DataError if any is damaged or missing."""
-    result = scan(spec)
+def load(spec: DatasetSpec, keys: Iterable[Key] | None = None
+         ) -> dict[Key, npt.NDArray[np.uint8]]:
+    """The verified arrays of the cached files ``keys`` (default all four).
+
+    Raises:
+        DataError: one of them is damaged or missing.
+    """
+    result = scan(spec, keys)
     result.refuse_damaged()
     if result.missing:
         names = ", ".join(spec.files[k].name for k in result.missing)

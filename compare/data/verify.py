@@ -23,8 +23,7 @@ def expect_ndim(key: Key) -> int:
     return 3 if key[1] == "images" else 1
 
 
-def decode(spec: DatasetSpec, key: Key, raw: bytes, where: str,
-           fix: str) -> npt.NDArray[np.uint8]:
+def decode(key: Key, raw: bytes, where: str, fix: str) -> npt.NDArray[np.uint8]:
     """Decode one file's raw IDX bytes; DataError ``where: fault; fix`` if malformed.
 
     Returns:
@@ -56,7 +55,7 @@ def check_copy(spec: DatasetSpec, raws: dict[Key, bytes], wheres: dict[Key, str]
     Raises:
         DataError naming the first faulty file and its fault.
     """
-    arrays = {key: decode(spec, key, raws[key], wheres[key], fix) for key in spec.files}
+    arrays = {key: decode(key, raws[key], wheres[key], fix) for key in spec.files}
     for split in SPLITS:
         check_pair(arrays[(split, "images")], arrays[(split, "labels")], spec.n_classes,
                    where=f"{wheres[(split, 'labels')]} with its images", fix=fix)

@@ -110,13 +110,6 @@ class RunCache:
         """The folder of the run called ``key``."""
         return self.root / key
 
-    def has(self, config: TrainConfig, twins: Sequence[str]) -> bool:
-        """True when a whole, sound run of ``config`` with ``twins`` is on disk."""
-        try:
-            return self.load(config, twins) is not None
-        except DamagedRun:
-            return False
-
     def load(self, config: TrainConfig, twins: Sequence[str]) -> RunOutcome | None:
         """The cached RunOutcome, or None when the run never finished.
 
@@ -141,7 +134,7 @@ class RunCache:
         if done["status"] == OK:
             for twin in twins:
                 params[twin] = load_params(folder / params_name(twin))
-                check_params(params[twin], config, f"{params_name(twin)}")
+                check_params(params[twin], config, twin, params_name(twin))
         return RunOutcome(status=done["status"], metrics=done["metrics"], params=params,
                           message=done["message"], wall_seconds=float(done["wall_seconds"]),
                           code=done["code"])

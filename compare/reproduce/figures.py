@@ -26,7 +26,7 @@ measurements behind both choices and the time each scale takes).
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from compare.train.config import TrainConfig
+from compare.train.config import TrainConfig, catalog_sizes
 
 FIGURE_NUMBERS = ("2", "3", "4", "5", "6", "7")
 
@@ -188,17 +188,14 @@ def plan(numbers: "tuple[str, ...] | list[str]", scale: Scale, seeds: int = 1) -
             for n in numbers for v in table[n].variants for seed in range(seeds)]
 
 
-def relative_cost(config: TrainConfig, n_train: int, n_test: int, n_classes: int) -> float:
+def relative_cost(config: TrainConfig) -> float:
     """How long ``config`` takes to train, in the units of STEP_COST (for ordering only).
 
-    Args:
-        config: the run.
-        n_train, n_test: the sizes of the whole splits (a subset of the config
-            takes its first images).
-        n_classes: the output layer's width.
+    The images are its subsets, or its data set's whole splits (from the catalog).
     """
-    n = config.train_subset or n_train
-    n_eval = n + (config.test_subset or n_test)
+    sizes = catalog_sizes(config.dataset)
+    n = config.train_subset or sizes.n_train
+    n_eval = n + (config.test_subset or sizes.n_test)
     steps = -(-n // (config.batch_size or n))
-    neurons = sum(config.hidden) + n_classes
+    neurons = sum(config.hidden) + sizes.n_classes
     return config.epochs * (n_eval * neurons + steps * STEP_COST)

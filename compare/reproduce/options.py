@@ -13,8 +13,9 @@ from pathlib import Path
 
 from compare.atomic import check_output_dir
 from compare.common.errors import ConfigError
-from compare.data.datasets import SPLITS, get_spec
+from compare.data.arrays import check_data_dir
 from compare.reproduce import figures as F
+from compare.train.config import catalog_sizes
 from compare.twins import TWINS, check_twin_names
 
 # Upper ends of the counts. Past them a value is a slip of the keyboard, not
@@ -45,18 +46,6 @@ class Options:
     command: str = "twinprop reproduce"
 
 
-def split_sizes(dataset: str) -> tuple[int, int]:
-    """(training images, test images) of the catalog's data set ``dataset``."""
-    spec = get_spec(dataset)
-    train, test = (spec.count(split) for split in SPLITS)
-    return train, test
-
-
-def data_shape(dataset: str) -> tuple[int, int, int]:
-    """(training images, test images, classes) of the catalog's data set ``dataset``."""
-    return (*split_sizes(dataset), get_spec(dataset).n_classes)
-
-
 def usable_cores() -> int:
     """The cores this process may run on."""
     if hasattr(os, "sched_getaffinity"):
@@ -83,9 +72,8 @@ def check_options(options: Options) -> None:
         _check_count("--epochs", options.epochs, MAX_EPOCHS)
     if options.scheduler is not None:
         check_scheduler_address(options.scheduler)
-    if options.data_dir is not None and not Path(options.data_dir).is_dir():
-        raise ConfigError(f"--data-dir {options.data_dir} is not a folder; give the folder "
-                          "holding the data set's files, or drop --data-dir to use the cache")
+    if options.data_dir is not None:
+        check_data_dir(options.data_dir)
     _check_subsets(options)
     check_output_dir(options.out, "--out")
     # The folders the run writes into, which a file of the same name would block.
@@ -109,7 +97,8 @@ def _check_subsets(options: Options) -> None:
     table = F.figures(scale)
     settings = [(n, dict(F.PAPER_SETUP, **v.settings))
                 for n in options.figures for v in table[n].variants]
-    n_train, n_test = split_sizes(F.DATASET)
+    sizes = catalog_sizes(F.DATASET)
+    n_train, n_test = sizes.n_train, sizes.n_test
     for flag, value, most, split in (("--train-subset", options.train_subset, n_train,
                                       "training"),
                                      ("--test-subset", options.test_subset, n_test, "test")):

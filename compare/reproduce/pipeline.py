@@ -19,11 +19,11 @@ from compare.reproduce import confusion, plots, runner
 from compare.reproduce import figures as F
 from compare.reproduce.cache import RunCache, code_fingerprint, run_key
 from compare.reproduce.claims import Measurements, evaluate_claims
-from compare.reproduce.options import Options, check_options, scale_of, split_sizes
+from compare.reproduce.options import Options, check_options, scale_of
 from compare.reproduce.report import FigureEntry, Reproduction, write_report
 from compare.reproduce.results import RunOutcome, Series, largest_epoch_gap
 from compare.reproduce.soundness import DamagedRun
-from compare.train.config import TrainConfig
+from compare.train.config import TrainConfig, catalog_sizes
 
 MISCLASSIFIED_SHOWN = 32
 
@@ -32,9 +32,9 @@ Outcomes = dict[str, RunOutcome]
 
 def describe_scale(scale: F.Scale) -> str:
     """One sentence on the images and epochs of ``scale``."""
-    n_train, n_test = split_sizes(F.DATASET)
-    images = (f"{scale.train_subset or n_train:,} training and {scale.test_subset or n_test:,} "
-              f"test images")
+    sizes = catalog_sizes(F.DATASET)
+    images = (f"{scale.train_subset or sizes.n_train:,} training and "
+              f"{scale.test_subset or sizes.n_test:,} test images")
     epochs = ", ".join(f"fig {k}: {v}" for k, v in scale.epochs.items())
     return f"{images}; epochs {epochs} (fig 7 uses fig 6's tanh run)"
 
@@ -219,7 +219,7 @@ def _largest_param_diff(epochs: list[list[dict[str, Any]]]) -> str:
 
 
 def _steps_per_epoch(cfg: TrainConfig) -> int:
-    n = cfg.train_subset or split_sizes(cfg.dataset)[0]
+    n = cfg.train_subset or catalog_sizes(cfg.dataset).n_train
     return -(-n // (cfg.batch_size or n))
 
 

@@ -26,7 +26,6 @@ from compare.data.load import Dataset
 from compare.jsonable import to_jsonable
 from compare.reproduce.cache import RunCache, run_key
 from compare.reproduce.figures import Run, relative_cost
-from compare.reproduce.options import data_shape
 from compare.reproduce.results import DIVERGED, OK, RunOutcome
 from compare.reproduce.soundness import DamagedRun
 from compare.train.config import TrainConfig
@@ -135,8 +134,7 @@ def run_all(runs: Sequence[Run], cache: RunCache, twins: Sequence[str] = tuple(T
         for name, dtype in sorted({(r.config.dataset, r.config.dtype) for _, r in todo}):
             dataset(name, data_dir, dtype, quiet=False)
     # Longest first, so the last runs to finish are short ones.
-    todo.sort(key=lambda item: -relative_cost(item[1].config,
-                                              *data_shape(item[1].config.dataset)))
+    todo.sort(key=lambda item: -relative_cost(item[1].config))
     finished: Finished
     if scheduler:
         finished = _on_dask(todo, run_fn, twins, data_dir, scheduler)

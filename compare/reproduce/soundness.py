@@ -7,20 +7,15 @@ the layer shapes and dtype of the configuration. What fails is a DamagedRun,
 which the runner answers by training the run again.
 """
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from compare.data.datasets import get_spec
 from compare.reproduce.results import OK, STATUSES
-from compare.train.config import TrainConfig
+from compare.train import run_state
+from compare.train.config import TrainConfig, catalog_sizes
+from compare.train.run_files import DamagedFile, check_metrics
 from compare.twins import Params
 
-# The per-epoch numbers the reproduction reads from every twin's metrics.
-EPOCH_KEYS = ("epoch", "train_acc", "test_acc", "seconds")
-ACCURACY_KEYS = ("train_acc", "test_acc")
 # Top-level fields of metrics.json and their JSON types.
 FIELDS: dict[str, type | tuple[type, ...]] = {
     "status": str, "message": str, "wall_seconds": (int, float), "code": str, "metrics": dict}
@@ -30,36 +25,25 @@ class DamagedRun(Exception):
     """A cached run that cannot be used as it is; the message says why."""
 
 
-def layer_sizes(config: TrainConfig) -> list[int]:
-    """[n_in, *hidden, n_classes] of ``config``'s network on its data set."""
-    spec = get_spec(config.dataset)
-    return [math.prod(spec.image_shape), *config.hidden, spec.n_classes]
-
-
-def check_params(params: Params, config: TrainConfig, where: str) -> None:
+def check_params(params: Params, config: TrainConfig, twin: str, where: str) -> None:
     """Raise DamagedRun unless ``params`` are finite (W, b) pairs shaped for ``config``.
 
-    Layer k must be W (n_k, n_{k+1}) and b (n_{k+1},) in ``config.dtype``.
+    The training's own check of a checkpoint's layers (shapes, dtype, finite
+    values), with its fault told as the reason the cached run is damaged.
     """
-    sizes = layer_sizes(config)
-    if len(params) != len(sizes) - 1:
-        raise DamagedRun(f"{where} has {len(params)} layers, not {len(sizes) - 1}")
-    for k, (W, b) in enumerate(params):
-        for name, array, shape in ((f"W{k}", W, (sizes[k], sizes[k + 1])),
-                                   (f"b{k}", b, (sizes[k + 1],))):
-            if array.shape != shape or array.dtype != np.dtype(config.dtype):
-                raise DamagedRun(f"{where}: {name} is {array.dtype} {array.shape}, "
-                                 f"not {config.dtype} {shape}")
-            if not np.isfinite(array).all():
-                raise DamagedRun(f"{where}: {name} holds NaN or infinite values")
+    try:
+        run_state.check_params({twin: params}, config, catalog_sizes(config.dataset), where)
+    except DamagedFile as err:
+        raise DamagedRun(f"{where} {err.why}") from None
 
 
 def check_metrics_file(done: Any, config: TrainConfig, twins: Sequence[str]) -> None:
     """Raise DamagedRun unless ``done`` (metrics.json's content) is a whole run.
 
-    A finished run has ``config.epochs`` epochs for every twin of ``twins``,
-    numbered 1, 2, ..., each with finite EPOCH_KEYS and accuracies in [0, 1];
-    a diverged one has a message and no more.
+    A finished run holds, for exactly the twins of ``twins``, the records the
+    trainer writes (run_files.check_metrics: epochs numbered 1, 2, ..., every
+    field a finite number in its range), ``config.epochs`` of them; a diverged
+    one has a message and no more.
     """
     if not isinstance(done, dict):
         raise DamagedRun("its metrics.json is not a JSON object")
@@ -73,24 +57,12 @@ def check_metrics_file(done: Any, config: TrainConfig, twins: Sequence[str]) -> 
     if sorted(done["metrics"]) != sorted(twins):
         raise DamagedRun(f"its metrics.json holds the twins {sorted(done['metrics'])}, "
                          f"not {sorted(twins)}")
+    where = "its metrics.json"
+    try:
+        check_metrics(done["metrics"], where)
+    except DamagedFile as err:
+        raise DamagedRun(f"{where} {err.why}") from None
     for twin in twins:
-        _check_epochs(done["metrics"][twin], config.epochs, twin)
-
-
-def _check_epochs(epochs: Any, expected: int, twin: str) -> None:
-    """Raise DamagedRun unless ``epochs`` are ``expected`` sound per-epoch dicts."""
-    if not isinstance(epochs, list) or len(epochs) != expected:
-        count = len(epochs) if isinstance(epochs, list) else "no"
-        raise DamagedRun(f"its metrics.json has {count} epochs of {twin}, not {expected}")
-    for number, epoch in enumerate(epochs, 1):
-        if not isinstance(epoch, dict) or epoch.get("epoch") != number:
-            raise DamagedRun(f"its metrics.json has no epoch {number} for {twin}")
-        for key in EPOCH_KEYS:
-            value = epoch.get(key)
-            if (isinstance(value, bool) or not isinstance(value, (int, float))
-                    or not math.isfinite(value)):
-                raise DamagedRun(f"its metrics.json has no finite {key} for {twin}, "
-                                 f"epoch {number}")
-        if not all(0.0 <= epoch[key] <= 1.0 for key in ACCURACY_KEYS):
-            raise DamagedRun(f"its metrics.json has an accuracy outside [0, 1] for {twin}, "
-                             f"epoch {number}")
+        count = len(done["metrics"][twin])
+        if count != config.epochs:
+            raise DamagedRun(f"{where} has {count} epochs of {twin}, not {config.epochs}")

@@ -45,6 +45,18 @@ EPOCH_FIELDS: dict[str, tuple[float, float]] = {
 DIFF_FIELD = "max_param_diff"
 
 
+class DamagedFile(ConfigError):
+    """A run file that does not hold what it should: ``why`` says how; the message adds the fix.
+
+    Callers that answer the fault another way (reproduce retrains a cached
+    run) tell ``why`` instead of the train command's ways out.
+    """
+
+    def __init__(self, where: "str | Path", why: str) -> None:
+        super().__init__(str(damaged(where, why)))
+        self.why = why
+
+
 def check_out_dir(out_dir: "str | Path", force: bool = False, resume: bool = False) -> Path:
     """Refuse an --out that a run could not use, before any work and changing nothing.
 
@@ -135,7 +147,7 @@ def read_metrics(run_dir: "str | Path") -> Metrics:
 
 
 def check_metrics(metrics: object, where: "str | Path") -> Metrics:
-    """Return ``metrics`` if it is what write_metrics writes, or raise ConfigError.
+    """Return ``metrics`` if it is what write_metrics writes, or raise DamagedFile.
 
     That is: an object twin -> list of epoch records, every twin with the same
     number of epochs numbered 1, 2, ..., each record holding exactly the
@@ -143,17 +155,18 @@ def check_metrics(metrics: object, where: "str | Path") -> Metrics:
     with finite numbers in their ranges.
     """
     if not isinstance(metrics, dict) or not metrics:
-        raise damaged(where, "is not an object of twins and their epochs")
+        raise DamagedFile(where, "is not an object of twins and their epochs")
     lengths = set()
     for twin, epochs in metrics.items():
         if not isinstance(epochs, list):
-            raise damaged(where, f"has {twin!r}: {type(epochs).__name__}, not a list of epochs")
+            raise DamagedFile(where, f"has {twin!r}: {type(epochs).__name__}, not a list of "
+                                     f"epochs")
         lengths.add(len(epochs))
         keys = {"epoch", *EPOCH_FIELDS} | ({DIFF_FIELD} if len(metrics) > 1 else set())
         for number, record in enumerate(epochs, start=1):
             _check_record(record, keys, number, f"{twin!r} epoch {number}", where)
     if len(lengths) > 1:
-        raise damaged(where, f"has twins with different numbers of epochs {sorted(lengths)}")
+        raise DamagedFile(where, f"has twins with different numbers of epochs {sorted(lengths)}")
     return metrics
 
 
@@ -161,16 +174,16 @@ def _check_record(record: object, keys: set[str], number: int, what: str,
                   where: "str | Path") -> None:
     if not isinstance(record, dict) or set(record) != keys:
         got = sorted(record) if isinstance(record, dict) else type(record).__name__
-        raise damaged(where, f"has {what} holding {got}, not {sorted(keys)}")
+        raise DamagedFile(where, f"has {what} holding {got}, not {sorted(keys)}")
     if record["epoch"] != number or isinstance(record["epoch"], bool):
-        raise damaged(where, f"numbers {what} as {record['epoch']!r}")
+        raise DamagedFile(where, f"numbers {what} as {record['epoch']!r}")
     for field in keys - {"epoch"}:
         low, high = EPOCH_FIELDS.get(field, (0.0, math.inf))
         value = record[field]
         if (isinstance(value, bool) or not isinstance(value, (int, float))
                 or not math.isfinite(value) or not low <= value <= high):
-            raise damaged(where, f"has {what} {field} = {value!r}, not a finite number in "
-                                 f"[{low:g}, {high:g}]")
+            raise DamagedFile(where, f"has {what} {field} = {value!r}, not a finite number "
+                                     f"in [{low:g}, {high:g}]")
 
 
 def _read_json(path: Path) -> object:

@@ -19,7 +19,13 @@ from compare.common.errors import ConfigError
 from compare.train import run_files
 from compare.train.checkpoint import CHECKPOINT_NAME, damaged, load_checkpoint
 from compare.train.config import DataSizes, TrainConfig
-from compare.train.run_files import CONFIG_NAME, METRICS_NAME, Metrics, check_metrics
+from compare.train.run_files import (
+    CONFIG_NAME,
+    METRICS_NAME,
+    DamagedFile,
+    Metrics,
+    check_metrics,
+)
 from compare.twins import Params
 
 
@@ -80,7 +86,7 @@ def open_run(out_dir: Path, cfg: TrainConfig, twins: tuple[str, ...],
         raise damaged(checkpoint, f"holds metrics of {list(metrics)} for "
                                   f"{len(next(iter(metrics.values())))} epochs, not of "
                                   f"{list(twins)} for its {epoch}")
-    _check_params(params, cfg, sizes, checkpoint)
+    check_params(params, cfg, sizes, checkpoint)
     if on_disk is not None:
         _check_metrics_file(on_disk, metrics, metrics_path)
     if epoch > cfg.epochs:
@@ -107,22 +113,27 @@ def check_same_run(cfg: TrainConfig, twins: tuple[str, ...], saved: TrainConfig,
                           f"resume it with the options in its {CONFIG_NAME}")
 
 
-def _check_params(params: dict[str, Params], cfg: TrainConfig, sizes: DataSizes,
-                  where: Path) -> None:
-    """Every twin's layers must have this network's shapes, the run's dtype, finite values."""
+def check_params(params: dict[str, Params], cfg: TrainConfig, sizes: DataSizes,
+                 where: "str | Path") -> None:
+    """Every twin's layers must have this network's shapes, the run's dtype, finite values.
+
+    Raises:
+        DamagedFile: (a ConfigError) naming ``where``, the twin, the layer and the fault.
+    """
     widths = [sizes.n_features, *cfg.hidden, sizes.n_classes]
     for twin, layers in params.items():
         if len(layers) != len(widths) - 1:
-            raise damaged(where, f"holds {len(layers)} layers for {twin}, but the network "
-                                 f"{widths} has {len(widths) - 1}")
+            raise DamagedFile(where, f"holds {len(layers)} layers for {twin}, but the "
+                                       f"network {widths} has {len(widths) - 1}")
         for k, (W, b) in enumerate(layers):
             for name, array, shape in ((f"W{k + 1}", W, (widths[k], widths[k + 1])),
                                        (f"b{k + 1}", b, (widths[k + 1],))):
                 if array.shape != shape or array.dtype != np.dtype(cfg.dtype):
-                    raise damaged(where, f"holds {twin} {name} of shape {array.shape} and "
-                                         f"dtype {array.dtype}, not {shape} {cfg.dtype}")
+                    raise DamagedFile(where, f"holds {twin} {name} of shape {array.shape} "
+                                               f"and dtype {array.dtype}, not {shape} "
+                                               f"{cfg.dtype}")
                 if not np.isfinite(array).all():
-                    raise damaged(where, f"holds non-finite values in {twin} {name}")
+                    raise DamagedFile(where, f"holds non-finite values in {twin} {name}")
 
 
 def _check_metrics_file(on_disk: Metrics, metrics: Metrics, path: Path) -> None:
