@@ -470,12 +470,16 @@ def test_the_suite_reads_its_own_cache_never_the_users(tmp_path: Path) -> None:
     """conftest points this process and every subprocess at the session's cache."""
     users = Path.home() / ".cache" / "twinprop"
     here = cache.cache_root()
-    assert here != users and os.environ["TWINPROP_DATA"] == str(here)
+    assert os.environ["TWINPROP_DATA"] == str(here)
     proc = subprocess.run([sys.executable, "-c", "from compare.data import cache; "
                            "print(cache.cache_root())"],
                           capture_output=True, text=True, cwd=REPO, timeout=60)
     assert proc.stdout.strip() == str(here)
-    if not os.environ.get("TWINPROP_TEST_DATA"):   # beside the session's own temp folder
+    chosen = os.environ.get("TWINPROP_TEST_DATA")
+    if chosen:          # the cache the person running the tests named, whichever it is
+        assert here.resolve() == Path(chosen).expanduser().resolve()
+    else:               # beside the session's own temp folder, never the user's
+        assert here != users
         assert here.parent == Path(tempfile.gettempdir()).parent
 
 
