@@ -13,11 +13,9 @@ derivatives through preallocated buffers.
 """
 
 from compare.common.init import INITS, init_params
-from manual.activations import ACTIVATIONS, Activation, get_activation
+from manual.activations import ACTIVATION_NAMES, ACTIVATIONS, Activation, get_activation
 from manual.loss import SoftmaxCrossEntropy, log_softmax
 from manual.network import backward, forward, forward_cache, loss_and_grads
-
-ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
 
 __all__ = [
     "ACTIVATIONS", "ACTIVATION_NAMES", "Activation", "INITS", "SoftmaxCrossEntropy",

@@ -276,6 +276,7 @@ ACTIVATIONS: dict[str, Activation] = {
                    identity_deriv_into),
     )
 }
+ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
 
 
 def get_activation(activation: "str | Activation") -> Activation:

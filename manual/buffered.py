@@ -19,10 +19,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from compare.common.validate import check_input, check_labels
-from manual.activations import ACTIVATIONS, Activation, get_activation
+from manual.activations import ACTIVATION_NAMES, Activation, get_activation
 from manual.workspace import Params, Workspace, in_place_forms
 
-ACTIVATION_NAMES: tuple[str, ...] = tuple(ACTIVATIONS)
+__all__ = ["ACTIVATION_NAMES", "forward", "loss_and_grads"]
 
 # Per thread (Dask workers train in several threads, and numpy releases the
 # GIL inside its products): (weight shapes, activation, dtype, batch == 1) ->

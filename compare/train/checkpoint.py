@@ -95,6 +95,13 @@ def load_checkpoint(path: "str | os.PathLike[str]") -> tuple[dict[str, Params], 
     return params, state
 
 
+def check_twin_list(twins: object, path: Path) -> None:
+    """A run file's twins must be a non-empty list of distinct names."""
+    if (not isinstance(twins, list) or not twins or not all(isinstance(t, str) for t in twins)
+            or len(set(twins)) != len(twins)):
+        raise damaged(path, f"names its twins {twins!r}, not a list of distinct names")
+
+
 def _state(path: Path, raw: "np.ndarray | None") -> dict[str, Any]:
     """The trainer state stored in ``raw``, with its format, twins and n_layers checked."""
     if raw is None or raw.shape != () or raw.dtype.kind != "U":
@@ -109,9 +116,7 @@ def _state(path: Path, raw: "np.ndarray | None") -> dict[str, Any]:
         raise ConfigError(f"checkpoint {path} has format {state.get('format')!r}, "
                           f"not {FORMAT_VERSION}; start a new run without --resume")
     twins, n_layers = state.get("twins"), state.get("n_layers")
-    if (not isinstance(twins, list) or not twins or len(set(map(str, twins))) != len(twins)
-            or not all(isinstance(t, str) for t in twins)):
-        raise damaged(path, f"names its twins {twins!r}, not a list of distinct names")
+    check_twin_list(twins, path)
     if isinstance(n_layers, bool) or not isinstance(n_layers, int) or n_layers < 1:
         raise damaged(path, f"has n_layers {n_layers!r}, not a whole number >= 1")
     return state

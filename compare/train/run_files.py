@@ -23,7 +23,7 @@ from compare.atomic import (
     write_json,
 )
 from compare.common.errors import ConfigError
-from compare.train.checkpoint import CHECKPOINT_NAME, damaged
+from compare.train.checkpoint import CHECKPOINT_NAME, check_twin_list, damaged
 
 CONFIG_NAME = "config.json"
 METRICS_NAME = "metrics.json"
@@ -127,9 +127,7 @@ def read_config(out_dir: "str | Path") -> tuple[dict[str, Any], tuple[str, ...]]
         keys = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
         raise damaged(path, f"is not of the form {{twins, config, data}} (it holds {keys})")
     twins = saved["twins"]
-    if (not isinstance(twins, list) or not twins or not all(isinstance(t, str) for t in twins)
-            or len(set(twins)) != len(twins)):
-        raise damaged(path, f"names its twins {twins!r}, not a list of distinct names")
+    check_twin_list(twins, path)
     if not isinstance(saved["config"], dict) or not isinstance(saved["data"], dict):
         raise damaged(path, "holds a config or data entry that is not an object")
     return saved["config"], tuple(twins)
