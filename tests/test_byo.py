@@ -321,3 +321,32 @@ def test_a_file_that_calls_sys_exit_on_import_is_one_line_naming_the_fix(tmp_pat
     assert str(caught.value) == (f"{script}: importing it called sys.exit(3) at line 8 "
                                  f"(sys.exit(3)); put what runs the script under "
                                  f"if __name__ == '__main__':")
+
+
+@pytest.mark.parametrize("mode", ["full", "fast", "sweep"])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_a_correct_loss_with_kinks_of_its_own_passes_as_a_black_box(
+        activation: str, mode: str) -> None:
+    # an L1 term: large sweep steps cross |W|'s kinks, which the check must
+    # find from the loss's own values (it cannot fit the loss to the paper's)
+    check = run(FILES / "l1_correct.py", activation, mode=mode)
+    assert not check.model.fits
+    assert not [(r.oracle, r.tensor, r.note) for r in check.rows if r.verdict == FAIL]
+    if mode == "sweep":
+        assert any(any(curve["crossed"]) for curve in check.sweep_data.values())
+
+
+def test_a_bug_in_one_element_still_fails_the_sweep_of_a_loss_with_kinks() -> None:
+    params, X, y = problem()
+    correct = load_user_twin(str(EXAMPLES / "mlp_correct.py")).fn
+
+    def l1_one_element_off(params: Params, X: NDArray, y: NDArray,
+                           activation: str = "tanh") -> tuple[float, Params]:
+        loss, grads = correct(params, X, y, activation)
+        loss += 1e-3 * sum(float(np.abs(W).sum()) for W, _ in params)
+        grads = [(dW + 1e-3 * np.sign(W), db) for (dW, db), (W, _) in zip(grads, params)]
+        grads[0][0][3, 5] += 1e-4
+        return loss, grads
+
+    check = check_gradients(l1_one_element_off, params, X, y, mode="sweep")
+    assert set(failing(check)) == {"W1"}

@@ -250,7 +250,7 @@ def _sweep(point: _Point, *, directions: int, seed: int, h: float) -> Result:
                                                grad, point.tensors[t]))
             continue
         curve = sweep.sweep_tensor(point.cache, t, V, grad, changes=_changes(point, t, V),
-                                   loss=point.loss)
+                                   loss=point.loss, find_kinks=not point.model.fits)
         rows.append(sweep.sweep_row(point.label, f"{point.user.name} vs FD", name, curve,
                                     count=count))
         data[name] = {"h": sweep.STEPS.tolist(),
@@ -264,7 +264,8 @@ def _sweep(point: _Point, *, directions: int, seed: int, h: float) -> Result:
 
 def _changes(point: _Point, t: int, V: NDArray) -> sweep.Changes:
     """The user's loss's changes along V: from the fitted formula when it fits
-    (precise), else by calling the user's function."""
+    (precise, with the paper network's kinks), else by calling the user's
+    function (its kinks are then found from its values, by the sweep)."""
     model = point.model
     if model.fits:
         paper = sweep.paper_changes(point.cache, t, V)
