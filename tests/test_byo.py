@@ -350,3 +350,33 @@ def test_a_bug_in_one_element_still_fails_the_sweep_of_a_loss_with_kinks() -> No
 
     check = check_gradients(l1_one_element_off, params, X, y, mode="sweep")
     assert set(failing(check)) == {"W1"}
+
+
+def test_within_the_fd_error_the_diagnosis_blames_the_twins_only_when_a_twin_row_failed(
+        ) -> None:
+    A = np.array([[1.0, -2.0], [0.5, 3.0]])
+    ev = diagnose.Evidence(names=["W1"], analytic=[A], tensors=[np.ones((2, 2))],
+                           measured=[diagnose.Measured(A + 1e-9, np.full((2, 2), 1e-6))],
+                           batch=4, activation="tanh")
+    twin = diagnose.diagnose(ev, 0, oracle="mine vs manual")[0]
+    assert twin.kind == "other" and "twins' exact gradients" in twin.detail
+    # a sweep or own-loss row failed, and no twin row: that is what the text says
+    other = diagnose.diagnose(ev, 0, oracle="mine vs FD")[0]
+    assert other.kind == "other" and "twin" not in other.detail
+    assert "mine vs FD" in other.detail
+
+
+def test_a_gradient_off_by_less_than_fd_can_tell_fails_only_against_the_twins() -> None:
+    params, X, y = problem()
+    correct = load_user_twin(str(EXAMPLES / "mlp_correct.py")).fn
+
+    def nudged(params: Params, X: NDArray, y: NDArray,
+               activation: str = "tanh") -> tuple[float, Params]:
+        loss, grads = correct(params, X, y, activation)
+        return loss, [(dW * (1 + 1e-9), db) for dW, db in grads]
+
+    check = check_gradients(nudged, params, X, y)
+    failed = {(r.oracle, r.tensor): r for r in check.rows if r.verdict == FAIL}
+    assert failed and all(oracle.endswith(("vs manual", "vs autodiff", "vs buffered"))
+                          for oracle, _ in failed)
+    assert all("twins' exact gradients" in r.diagnosis[0].detail for r in failed.values())

@@ -389,15 +389,19 @@ def _versus_twins(point: _Point, twins: tuple[str, ...] | None) -> list[TensorCh
 # -- the diagnosis ---------------------------------------------------------------
 
 def _attach_diagnoses(point: _Point, rows: list[TensorCheck], measured: list[Measured]) -> None:
-    """Give every failing tensor row its diagnosis (computed once per tensor)."""
+    """Give every failing tensor row its diagnosis.
+
+    The costly evidence is computed once (``evidence`` keeps it); a tensor's
+    rows with the same diagnosis share one list, which the table prints once.
+    """
     evidence = _evidence(point, measured)
-    found: dict[str, list[Diagnosis]] = {}
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], list[Diagnosis]] = {}
     for row in rows:
         if row.verdict != FAIL or row.tensor not in point.names:
             continue
-        if row.tensor not in found:
-            found[row.tensor] = diagnose(evidence, point.names.index(row.tensor))
-        row.diagnosis = found[row.tensor]
+        diagnoses = diagnose(evidence, point.names.index(row.tensor), row.oracle)
+        key = (row.tensor, tuple((d.kind, d.detail) for d in diagnoses))
+        row.diagnosis = found.setdefault(key, diagnoses)
 
 
 def _evidence(point: _Point, measured: list[Measured]) -> Evidence:
