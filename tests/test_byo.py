@@ -380,3 +380,12 @@ def test_a_gradient_off_by_less_than_fd_can_tell_fails_only_against_the_twins() 
     assert failed and all(oracle.endswith(("vs manual", "vs autodiff", "vs buffered"))
                           for oracle, _ in failed)
     assert all("twins' exact gradients" in r.diagnosis[0].detail for r in failed.values())
+
+
+def test_a_passing_black_box_sweep_calls_the_users_function_only_for_its_steps() -> None:
+    from compare.gradcheck import byo, sweep
+    check = run(FILES / "l1_correct.py", mode="sweep")
+    assert not failing(check)
+    steps = len(sweep.STEPS) * 4 * byo.SWEEP_BLACK_BOX_DIRECTIONS * len(check.sweep_data)
+    # the call at the point, the loss model's points, the steps; nothing for a diagnosis
+    assert check.calls == 1 + check.model.points + steps

@@ -257,8 +257,11 @@ def _sweep(point: _Point, *, directions: int, seed: int, h: float) -> Result:
                       **{k: np.asarray(v).tolist() for k, v in curve.items()}}
     if point.model.fits:
         measured = _twin_evidence(point, h)
+    elif any(row.verdict == FAIL for row in rows):
+        # the diagnosis's evidence: only its measurements are used, no bisection
+        measured = _own_loss(point, directions, seed, h, localise=False)[1]
     else:
-        measured = _own_loss(point, directions, seed, h)[1]
+        measured = []       # nothing to diagnose: spare the user's function the calls
     return rows, measured, data
 
 
