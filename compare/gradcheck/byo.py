@@ -33,7 +33,7 @@ from compare.gradcheck.lossfn import Cache, build_cache, loss_value
 from compare.gradcheck.lossmodel import LossModel, fit_loss_model
 from compare.gradcheck.report import FAIL, TensorCheck, skipped
 from compare.gradcheck.threads import one_blas_thread
-from compare.gradcheck.twins import loss_and_grads, twin_outputs
+from compare.gradcheck.twins import TWINS, Output, gradients, loss_and_grads
 from compare.gradcheck.usertwin import UserTwin
 from compare.twins import Params, flat_tensors, tensor_names
 from manual import activations
@@ -88,6 +88,8 @@ class _Point:
     analytic: Tensors
     model: LossModel
     cache: Cache
+    exact: list[NDArray] | None = None      # exact-kink masks, once mode full has them
+    twin_out: dict[str, Output] = field(default_factory=dict)   # twins' outputs, by name
 
     @property
     def label(self) -> str:
@@ -168,7 +170,8 @@ def _check_user(user: UserTwin, params: Params, X: NDArray, y: NDArray,
     point = _Point(user, params, X, y, act, arg, names, tensors, loss, analytic,
                    LossModel(names, False), build_cache(params, X, y, act))
     point.model = fit_loss_model(point.user_loss, point.paper_loss, tensors, names,
-                                 batch=len(y), seed=seed)
+                                 batch=len(y), seed=seed,
+                                 at_point=(loss, float(point.cache.loss)))
     run = {"full": _full, "fast": _fast, "sweep": _sweep, "complex": _complex}[mode]
     rows, measured, sweep_data = run(point, directions=directions, seed=seed, h=h)
     if point.model.equals_paper:
@@ -294,8 +297,8 @@ def _changes(point: _Point, t: int, V: NDArray) -> sweep.Changes:
 def _per_element_fd(point: _Point, h: float) -> tuple[list[TensorCheck], list[Measured]]:
     """Every element against the paper loss's differences mapped through the loss model."""
     model, tensors = point.model, point.tensors
-    cache, diffs, kink, exact = full.coordinate_differences(point.params, point.X, point.y,
-                                                            point.act, h)
+    cache, diffs, kink, exact = full.cache_differences(point.cache, h)
+    point.exact = exact
     pinned: list = [None] * len(tensors)
     if any(e.any() for e in exact):
         pinned = full.pinned_differences(cache, exact, kinks.documented_slope(point.act), h)
@@ -326,9 +329,7 @@ def _twin_evidence(point: _Point, h: float) -> list[Measured]:
     Its tolerance is the rounding floor of the finite differences the check
     otherwise uses: the diagnosis claims nothing finer than they could tell.
     """
-    _, grads = loss_and_grads("manual")(point.params, point.X, point.y, point.arg)
-    true = point.model.gradient([np.array(g, np.float64) for g in flat_tensors(grads)],
-                                point.tensors)
+    true = point.model.gradient(_twin_output(point, "manual")[1], point.tensors)
     floor = abs(point.model.scale) * T.floor(point.cache.loss, h)
     return [Measured(g, np.full(g.shape, floor)) for g in true]
 
@@ -376,11 +377,19 @@ def _measured_without(point: _Point, t: int, V: NDArray, h: float) -> Measured:
     return Measured(d.numeric, d.tol, V)
 
 
+def _twin_output(point: _Point, twin: str) -> Output:
+    """A twin's loss and gradients at the point, computed once."""
+    if twin not in point.twin_out:
+        point.twin_out[twin] = gradients(loss_and_grads(twin), point.params, point.X, point.y,
+                                         point.arg)
+    return point.twin_out[twin]
+
+
 def _versus_twins(point: _Point, twins: tuple[str, ...] | None) -> list[TensorCheck]:
     """The user's gradients against each registered twin's, element by element."""
-    outs = twin_outputs(point.params, point.X, point.y, point.arg, twins)
+    outs = {twin: _twin_output(point, twin) for twin in (TWINS if twins is None else twins)}
     unmatched, note = full.twin_unmatched(point.arg, point.cache,
-                                          (point.user.name, *outs))
+                                          (point.user.name, *outs), point.exact)
     mine = (point.loss, point.analytic)
     rows = []
     for twin, out in outs.items():
