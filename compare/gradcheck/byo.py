@@ -33,7 +33,7 @@ from compare.gradcheck.lossfn import Cache, build_cache, loss_value
 from compare.gradcheck.lossmodel import LossModel, fit_loss_model
 from compare.gradcheck.report import FAIL, TensorCheck, skipped
 from compare.gradcheck.threads import one_blas_thread
-from compare.gradcheck.twins import TWINS, Output, gradients, loss_and_grads
+from compare.gradcheck.twins import TWINS, Output, gradients, is_builtin, loss_and_grads
 from compare.gradcheck.usertwin import UserTwin
 from compare.twins import Params, flat_tensors, tensor_names
 from manual import activations
@@ -112,9 +112,7 @@ def user_argument(activation: "str | Activation") -> "str | Activation":
     else the activation object itself (with ``name``, ``fn``, ``deriv``)."""
     if isinstance(activation, str):
         return activation
-    if activations.ACTIVATIONS.get(activation.name) is activation:
-        return activation.name
-    return activation
+    return activation.name if is_builtin(activation) else activation
 
 
 def probe(user: UserTwin, sizes: list[int], batch: int,
