@@ -26,7 +26,7 @@ from compare.gradcheck.byo import UserCheck, check_user, user_argument
 from compare.gradcheck.complex_step import run_complex
 from compare.gradcheck.directional import DIRECTIONS, run_fast
 from compare.gradcheck.full import run_full
-from compare.gradcheck.report import FAIL, TensorCheck
+from compare.gradcheck.report import TensorCheck
 from compare.gradcheck.sweep import run_sweep
 from compare.gradcheck.twins import is_builtin, label, loss_and_grads
 from compare.gradcheck.usertwin import UserTwin
@@ -242,8 +242,3 @@ def _twins_for(activation: "str | Activation",
                    f"it raised {type(err).__name__}: {err}")
             notes.append(f"the {twin} twin is left out: {why}")
     return tuple(usable), notes
-
-
-def n_failed(result: SuiteResult) -> int:
-    """Number of failed rows."""
-    return sum(r.verdict == FAIL for r in result.rows)
