@@ -321,3 +321,72 @@ def test_a_file_that_calls_sys_exit_on_import_is_one_line_naming_the_fix(tmp_pat
     assert str(caught.value) == (f"{script}: importing it called sys.exit(3) at line 8 "
                                  f"(sys.exit(3)); put what runs the script under "
                                  f"if __name__ == '__main__':")
+
+
+@pytest.mark.parametrize("mode", ["full", "fast", "sweep"])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_a_correct_loss_with_kinks_of_its_own_passes_as_a_black_box(
+        activation: str, mode: str) -> None:
+    # an L1 term: large sweep steps cross |W|'s kinks, which the check must
+    # find from the loss's own values (it cannot fit the loss to the paper's)
+    check = run(FILES / "l1_correct.py", activation, mode=mode)
+    assert not check.model.fits
+    assert not [(r.oracle, r.tensor, r.note) for r in check.rows if r.verdict == FAIL]
+    if mode == "sweep":
+        assert any(any(curve["crossed"]) for curve in check.sweep_data.values())
+
+
+def test_a_bug_in_one_element_still_fails_the_sweep_of_a_loss_with_kinks() -> None:
+    params, X, y = problem()
+    correct = load_user_twin(str(EXAMPLES / "mlp_correct.py")).fn
+
+    def l1_one_element_off(params: Params, X: NDArray, y: NDArray,
+                           activation: str = "tanh") -> tuple[float, Params]:
+        loss, grads = correct(params, X, y, activation)
+        loss += 1e-3 * sum(float(np.abs(W).sum()) for W, _ in params)
+        grads = [(dW + 1e-3 * np.sign(W), db) for (dW, db), (W, _) in zip(grads, params)]
+        grads[0][0][3, 5] += 1e-4
+        return loss, grads
+
+    check = check_gradients(l1_one_element_off, params, X, y, mode="sweep")
+    assert set(failing(check)) == {"W1"}
+
+
+def test_within_the_fd_error_the_diagnosis_blames_the_twins_only_when_a_twin_row_failed(
+        ) -> None:
+    A = np.array([[1.0, -2.0], [0.5, 3.0]])
+    ev = diagnose.Evidence(names=["W1"], analytic=[A], tensors=[np.ones((2, 2))],
+                           measured=[diagnose.Measured(A + 1e-9, np.full((2, 2), 1e-6))],
+                           batch=4, activation="tanh")
+    twin = diagnose.diagnose(ev, 0, oracle="mine vs manual")[0]
+    assert twin.kind == "other" and "twins' exact gradients" in twin.detail
+    # a sweep or own-loss row failed, and no twin row: that is what the text says
+    other = diagnose.diagnose(ev, 0, oracle="mine vs FD")[0]
+    assert other.kind == "other" and "twin" not in other.detail
+    assert "mine vs FD" in other.detail
+
+
+def test_a_gradient_off_by_less_than_fd_can_tell_fails_only_against_the_twins() -> None:
+    params, X, y = problem()
+    correct = load_user_twin(str(EXAMPLES / "mlp_correct.py")).fn
+
+    def nudged(params: Params, X: NDArray, y: NDArray,
+               activation: str = "tanh") -> tuple[float, Params]:
+        loss, grads = correct(params, X, y, activation)
+        return loss, [(dW * (1 + 1e-9), db) for dW, db in grads]
+
+    check = check_gradients(nudged, params, X, y)
+    failed = {(r.oracle, r.tensor): r for r in check.rows if r.verdict == FAIL}
+    assert failed and all(oracle.endswith(("vs manual", "vs autodiff", "vs buffered"))
+                          for oracle, _ in failed)
+    assert all("twins' exact gradients" in r.diagnosis[0].detail for r in failed.values())
+
+
+def test_a_passing_black_box_sweep_calls_the_users_function_only_for_its_steps() -> None:
+    from compare.gradcheck import byo, sweep
+    check = run(FILES / "l1_correct.py", mode="sweep")
+    assert not failing(check)
+    steps = len(sweep.STEPS) * 4 * byo.SWEEP_BLACK_BOX_DIRECTIONS * len(check.sweep_data)
+    # the loss model's points (the first is the call at the point), the steps;
+    # nothing for a diagnosis
+    assert check.calls == check.model.points + steps

@@ -73,12 +73,9 @@ def measure(loss_at: LossOf, tensors: Tensors, base: float, t: int, V: NDArray,
         kink: (K,) bool, directions whose steps cross a kink (judged by the
             one-sided-slope rule), or None.
     """
-    analytic = np.tensordot(V, grad, axes=grad.ndim)
     diffs = fd.differences(loss_changes(loss_at, tensors, base, t, V, fd.steps(h)), h)
-    numeric, tol, error = kinks.apply_kink_rules(analytic, diffs, kink,
-                                                 np.zeros(len(V), bool), None, base)
-    # <grad, v> itself rounds: at most n eps sum |g_i v_i| (the dot product bound).
-    tol = tol + grad.size * T.EPS * np.tensordot(np.abs(V), np.abs(grad), axes=grad.ndim)
+    analytic, numeric, tol, error = kinks.directional_rules(V, grad, diffs, kink,
+                                                            np.zeros(len(V), bool), None, base)
     return Directional(V, analytic, numeric, tol, error, kink)
 
 

@@ -33,7 +33,7 @@ from compare.gradcheck.lossfn import Cache, build_cache, loss_value
 from compare.gradcheck.lossmodel import LossModel, fit_loss_model
 from compare.gradcheck.report import FAIL, TensorCheck, skipped
 from compare.gradcheck.threads import one_blas_thread
-from compare.gradcheck.twins import loss_and_grads, twin_outputs
+from compare.gradcheck.twins import TWINS, Output, gradients, is_builtin, loss_and_grads
 from compare.gradcheck.usertwin import UserTwin
 from compare.twins import Params, flat_tensors, tensor_names
 from manual import activations
@@ -88,6 +88,8 @@ class _Point:
     analytic: Tensors
     model: LossModel
     cache: Cache
+    exact: list[NDArray] | None = None      # exact-kink masks, once mode full has them
+    twin_out: dict[str, Output] = field(default_factory=dict)   # twins' outputs, by name
 
     @property
     def label(self) -> str:
@@ -110,9 +112,7 @@ def user_argument(activation: "str | Activation") -> "str | Activation":
     else the activation object itself (with ``name``, ``fn``, ``deriv``)."""
     if isinstance(activation, str):
         return activation
-    if activations.ACTIVATIONS.get(activation.name) is activation:
-        return activation.name
-    return activation
+    return activation.name if is_builtin(activation) else activation
 
 
 def probe(user: UserTwin, sizes: list[int], batch: int,
@@ -168,7 +168,8 @@ def _check_user(user: UserTwin, params: Params, X: NDArray, y: NDArray,
     point = _Point(user, params, X, y, act, arg, names, tensors, loss, analytic,
                    LossModel(names, False), build_cache(params, X, y, act))
     point.model = fit_loss_model(point.user_loss, point.paper_loss, tensors, names,
-                                 batch=len(y), seed=seed)
+                                 batch=len(y), seed=seed,
+                                 at_point=(loss, float(point.cache.loss)))
     run = {"full": _full, "fast": _fast, "sweep": _sweep, "complex": _complex}[mode]
     rows, measured, sweep_data = run(point, directions=directions, seed=seed, h=h)
     if point.model.equals_paper:
@@ -250,21 +251,25 @@ def _sweep(point: _Point, *, directions: int, seed: int, h: float) -> Result:
                                                grad, point.tensors[t]))
             continue
         curve = sweep.sweep_tensor(point.cache, t, V, grad, changes=_changes(point, t, V),
-                                   loss=point.loss)
+                                   loss=point.loss, find_kinks=not point.model.fits)
         rows.append(sweep.sweep_row(point.label, f"{point.user.name} vs FD", name, curve,
                                     count=count))
         data[name] = {"h": sweep.STEPS.tolist(),
                       **{k: np.asarray(v).tolist() for k, v in curve.items()}}
     if point.model.fits:
         measured = _twin_evidence(point, h)
+    elif any(row.verdict == FAIL for row in rows):
+        # the diagnosis's evidence: only its measurements are used, no bisection
+        measured = _own_loss(point, directions, seed, h, localise=False)[1]
     else:
-        measured = _own_loss(point, directions, seed, h)[1]
+        measured = []       # nothing to diagnose: spare the user's function the calls
     return rows, measured, data
 
 
 def _changes(point: _Point, t: int, V: NDArray) -> sweep.Changes:
     """The user's loss's changes along V: from the fitted formula when it fits
-    (precise), else by calling the user's function."""
+    (precise, with the paper network's kinks), else by calling the user's
+    function (its kinks are then found from its values, by the sweep)."""
     model = point.model
     if model.fits:
         paper = sweep.paper_changes(point.cache, t, V)
@@ -290,8 +295,8 @@ def _changes(point: _Point, t: int, V: NDArray) -> sweep.Changes:
 def _per_element_fd(point: _Point, h: float) -> tuple[list[TensorCheck], list[Measured]]:
     """Every element against the paper loss's differences mapped through the loss model."""
     model, tensors = point.model, point.tensors
-    cache, diffs, kink, exact = full.coordinate_differences(point.params, point.X, point.y,
-                                                            point.act, h)
+    cache, diffs, kink, exact = full.cache_differences(point.cache, h)
+    point.exact = exact
     pinned: list = [None] * len(tensors)
     if any(e.any() for e in exact):
         pinned = full.pinned_differences(cache, exact, kinks.documented_slope(point.act), h)
@@ -322,9 +327,7 @@ def _twin_evidence(point: _Point, h: float) -> list[Measured]:
     Its tolerance is the rounding floor of the finite differences the check
     otherwise uses: the diagnosis claims nothing finer than they could tell.
     """
-    _, grads = loss_and_grads("manual")(point.params, point.X, point.y, point.arg)
-    true = point.model.gradient([np.array(g, np.float64) for g in flat_tensors(grads)],
-                                point.tensors)
+    true = point.model.gradient(_twin_output(point, "manual")[1], point.tensors)
     floor = abs(point.model.scale) * T.floor(point.cache.loss, h)
     return [Measured(g, np.full(g.shape, floor)) for g in true]
 
@@ -372,11 +375,19 @@ def _measured_without(point: _Point, t: int, V: NDArray, h: float) -> Measured:
     return Measured(d.numeric, d.tol, V)
 
 
+def _twin_output(point: _Point, twin: str) -> Output:
+    """A twin's loss and gradients at the point, computed once."""
+    if twin not in point.twin_out:
+        point.twin_out[twin] = gradients(loss_and_grads(twin), point.params, point.X, point.y,
+                                         point.arg)
+    return point.twin_out[twin]
+
+
 def _versus_twins(point: _Point, twins: tuple[str, ...] | None) -> list[TensorCheck]:
     """The user's gradients against each registered twin's, element by element."""
-    outs = twin_outputs(point.params, point.X, point.y, point.arg, twins)
+    outs = {twin: _twin_output(point, twin) for twin in (TWINS if twins is None else twins)}
     unmatched, note = full.twin_unmatched(point.arg, point.cache,
-                                          (point.user.name, *outs))
+                                          (point.user.name, *outs), point.exact)
     mine = (point.loss, point.analytic)
     rows = []
     for twin, out in outs.items():
@@ -388,15 +399,19 @@ def _versus_twins(point: _Point, twins: tuple[str, ...] | None) -> list[TensorCh
 # -- the diagnosis ---------------------------------------------------------------
 
 def _attach_diagnoses(point: _Point, rows: list[TensorCheck], measured: list[Measured]) -> None:
-    """Give every failing tensor row its diagnosis (computed once per tensor)."""
+    """Give every failing tensor row its diagnosis.
+
+    The costly evidence is computed once (``evidence`` keeps it); a tensor's
+    rows with the same diagnosis share one list, which the table prints once.
+    """
     evidence = _evidence(point, measured)
-    found: dict[str, list[Diagnosis]] = {}
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], list[Diagnosis]] = {}
     for row in rows:
         if row.verdict != FAIL or row.tensor not in point.names:
             continue
-        if row.tensor not in found:
-            found[row.tensor] = diagnose(evidence, point.names.index(row.tensor))
-        row.diagnosis = found[row.tensor]
+        diagnoses = diagnose(evidence, point.names.index(row.tensor), row.oracle)
+        key = (row.tensor, tuple((d.kind, d.detail) for d in diagnoses))
+        row.diagnosis = found.setdefault(key, diagnoses)
 
 
 def _evidence(point: _Point, measured: list[Measured]) -> Evidence:

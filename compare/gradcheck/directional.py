@@ -96,15 +96,12 @@ def assess_directions(cache: Cache, t: int, V: NDArray, grad: NDArray, h: float,
     Returns:
         (analytic, numeric, tol, error, kink), each (K,).
     """
-    analytic = np.tensordot(V, grad, axes=grad.ndim)
     diffs, kink, exact = direction_differences(cache, t, V, h)
     pinned = None
     if exact.any():
         pinned = direction_differences(cache, t, V, h, pin_slope=slope)[0]
-    numeric, tol, error = kinks.apply_kink_rules(analytic, diffs, kink, exact, pinned,
-                                                 cache.loss)
-    # <grad, v> itself rounds: at most n eps sum |g_i v_i| (the dot product bound).
-    tol = tol + grad.size * T.EPS * np.tensordot(np.abs(V), np.abs(grad), axes=grad.ndim)
+    analytic, numeric, tol, error = kinks.directional_rules(V, grad, diffs, kink, exact, pinned,
+                                                            cache.loss)
     return analytic, numeric, tol, error, kink
 
 

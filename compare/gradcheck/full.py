@@ -42,7 +42,12 @@ def coordinate_differences(params: Params, X: NDArray, y: NDArray, activation: "
         (cache, diffs, kink, exact): lists over tensors [W1, b1, ...] of
         Differences and bool masks (all False for a smooth activation).
     """
-    cache = build_cache(params, X, y, activation)
+    return cache_differences(build_cache(params, X, y, activation), h)
+
+
+def cache_differences(cache: Cache, h: float = T.STEP
+                      ) -> tuple[Cache, list[fd.Differences], Masks, Masks]:
+    """:func:`coordinate_differences` at the point ``cache`` was built at."""
     track = cache.act.kink is not None
     diffs: list[fd.Differences] = []
     kink: Masks = []

@@ -172,3 +172,22 @@ def apply_kink_rules(analytic: NDArray, diffs: Differences, kink: NDArray | None
         tol = np.where(exact, T.fd_tolerance(pinned.error, floor), tol)
         error = np.where(exact, pinned.error, error)
     return numeric, tol, error
+
+
+def directional_rules(V: NDArray, grad: NDArray, diffs: Differences, kink: NDArray | None,
+                      exact: NDArray, pinned: Differences | None,
+                      loss: float) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+    """:func:`apply_kink_rules` for differences along directions V of one tensor.
+
+    Args:
+        V: (K, *shape) directions; grad: the checked tensor (that shape).
+        diffs, kink, exact, pinned, loss: as for :func:`apply_kink_rules`, per direction.
+    Returns:
+        (analytic <grad, v>, numeric, tolerance, error), each (K,); the
+        tolerance also allows for the rounding of <grad, v> itself.
+    """
+    analytic = np.tensordot(V, grad, axes=grad.ndim)
+    numeric, tol, error = apply_kink_rules(analytic, diffs, kink, exact, pinned, loss)
+    # <grad, v> itself rounds: at most n eps sum |g_i v_i| (the dot product bound).
+    tol = tol + grad.size * T.EPS * np.tensordot(np.abs(V), np.abs(grad), axes=grad.ndim)
+    return analytic, numeric, tol, error

@@ -104,7 +104,8 @@ def _number(x: float) -> str:
 
 
 def fit_loss_model(user_loss: LossOf, paper_loss: LossOf, tensors: Tensors, names: list[str],
-                   batch: int, seed: int = 0) -> LossModel:
+                   batch: int, seed: int = 0,
+                   at_point: tuple[float, float] | None = None) -> LossModel:
     """Fit and test :class:`LossModel` on the user's loss around ``tensors``.
 
     Points: the given one; one per tensor with only that tensor moved; two
@@ -115,6 +116,8 @@ def fit_loss_model(user_loss: LossOf, paper_loss: LossOf, tensors: Tensors, name
         tensors: the point, [W1, b1, ...].
         batch: the batch size (scales that are a whole multiple of it are
             snapped to it exactly).
+        at_point: (user's loss, paper's loss) at ``tensors`` when the caller
+            has them already (each user call costs a forward and a backward pass).
     Returns:
         LossModel (``fits`` False when the model misses any point).
     """
@@ -129,8 +132,10 @@ def fit_loss_model(user_loss: LossOf, paper_loss: LossOf, tensors: Tensors, name
     points = [list(tensors)] + [moved([i]) for i in everything] + [moved(everything)
                                                                    for _ in range(2)]
     holdout = [moved(everything) for _ in range(HOLDOUT)]
-    user = np.array([user_loss(p) for p in points + holdout])
-    paper = np.array([paper_loss(p) for p in points + holdout])
+    known = [at_point] if at_point is not None else []
+    rest = (points + holdout)[len(known):]
+    user = np.array([u for u, _ in known] + [user_loss(p) for p in rest])
+    paper = np.array([q for _, q in known] + [paper_loss(p) for p in rest])
     design = np.array([[paper[i]] + [0.5 * float(np.sum(t * t)) for t in p] + [1.0]
                        for i, p in enumerate(points + holdout)])
     tolerance = FIT_ULPS * T.EPS * max(1.0, float(np.abs(user).max()))

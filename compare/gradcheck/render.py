@@ -6,7 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from compare.gradcheck import tolerance as T
-from compare.gradcheck.report import FAIL, TensorCheck, column_widths, format_table, to_dict
+from compare.gradcheck.report import (
+    FAIL,
+    TensorCheck,
+    all_passed,
+    column_widths,
+    format_table,
+    to_dict,
+)
 from compare.gradcheck.selftest import Bug, Outcome
 from compare.gradcheck.suite import SuiteResult
 from compare.gradcheck.sweep import DIRECTIONS as SWEEP_DIRECTIONS
@@ -175,7 +182,7 @@ def render_json(result: SuiteResult, files: Sequence[Path] = ()) -> dict[str, An
                  for act, c in result.user_checks.items()},
         "notes": result.notes,
         "files": [str(p) for p in files],
-        "passed": not any(r.verdict == FAIL for r in result.rows),
+        "passed": all_passed(result.rows),
     }
 
 

@@ -26,9 +26,9 @@ from compare.gradcheck.byo import UserCheck, check_user, user_argument
 from compare.gradcheck.complex_step import run_complex
 from compare.gradcheck.directional import DIRECTIONS, run_fast
 from compare.gradcheck.full import run_full
-from compare.gradcheck.report import FAIL, TensorCheck
+from compare.gradcheck.report import TensorCheck
 from compare.gradcheck.sweep import run_sweep
-from compare.gradcheck.twins import loss_and_grads
+from compare.gradcheck.twins import is_builtin, label, loss_and_grads
 from compare.gradcheck.usertwin import UserTwin
 from compare.twins import FRAMEWORK_DERIVED, TWINS
 from manual import activations
@@ -101,11 +101,6 @@ class SuiteResult:
     data_source: str = ""
     user_checks: dict[str, UserCheck] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
-
-
-def label(activation: "str | Activation") -> str:
-    """The name an activation goes by in the report."""
-    return activation if isinstance(activation, str) else activation.name
 
 
 def resolve_activations(name: str | None) -> tuple["str | Activation", ...]:
@@ -215,7 +210,7 @@ def _twin_rows(config: SuiteConfig, params: list, X: NDArray, y: NDArray,
 
 def _derivative_rows(activation: "str | Activation") -> tuple[list[TensorCheck], list[str]]:
     """For a user's own activation, its derivative checked on its own first."""
-    if isinstance(activation, str) or activations.ACTIVATIONS.get(activation.name) is activation:
+    if isinstance(activation, str) or is_builtin(activation):
         return [], []
     from compare.gradcheck.useractivation import derivative_rows
     return derivative_rows(activation)
@@ -225,7 +220,7 @@ def _twins_for(activation: "str | Activation",
                twins: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
     """The twins that can run ``activation``: a framework-derived twin cannot
     differentiate a user's g written in plain numpy (it must use autograd.numpy)."""
-    if isinstance(activation, str) or activations.ACTIVATIONS.get(activation.name) is activation:
+    if isinstance(activation, str) or is_builtin(activation):
         return twins, []
     from compare.gradcheck.useractivation import autograd_usable
     usable, notes = [], []
@@ -247,8 +242,3 @@ def _twins_for(activation: "str | Activation",
                    f"it raised {type(err).__name__}: {err}")
             notes.append(f"the {twin} twin is left out: {why}")
     return tuple(usable), notes
-
-
-def n_failed(result: SuiteResult) -> int:
-    """Number of failed rows."""
-    return sum(r.verdict == FAIL for r in result.rows)

@@ -10,6 +10,14 @@ mistake. The fitted slope uses the truncation side only: the steps from the
 largest h down while the error keeps falling, well above (x100) the lowest
 error of that run, and crossing no kink (a step across relu's kink has an
 O(h) error of its own).
+
+Where the kinks are known (the paper network's, through the loss model) a
+step is marked crossed exactly. A loss known only as a function (a user's
+that is not the paper's) is searched for kinks in its own values instead
+(:func:`irregular_steps`): a step whose Richardson estimate does not follow
+the h^2 law of a smooth loss, and every larger step along that direction,
+counts as crossing one. The estimate depends on the loss alone, not on the
+checked gradient, so a wrong gradient cannot hide behind it.
 """
 
 import csv
@@ -37,6 +45,11 @@ STEPS = 10.0 ** np.arange(-1.0, -12.01, -0.5)
 DIRECTIONS = 4
 SLOPE_RANGE = (1.5, 2.5)
 ABOVE_BEST = 100.0
+# irregular_steps: a smooth loss's Richardson estimate falls by 10 (h^2) from
+# one half-decade step to the next; a ratio outside 10^(SLOPE_RANGE / 2) is a
+# kink's doing. Judged only where the estimate is ABOVE_BEST times the loss's
+# rounding level.
+SMOOTH_RATIO = (10.0 ** (SLOPE_RANGE[0] / 2), 10.0 ** (SLOPE_RANGE[1] / 2))
 
 Changes = Callable[[NDArray], tuple[NDArray, bool]]
 """steps (4,) -> (loss changes (4, K) along each direction, whether a step crossed a kink)."""
@@ -87,14 +100,51 @@ def paper_changes(cache: Cache, t: int, V: NDArray) -> Changes:
     return changes
 
 
+def irregular_steps(hs: NDArray, dL: NDArray, loss: float) -> NDArray:
+    """Steps whose loss changes show a kink: the loss's own test of smoothness.
+
+    For each direction, the Richardson estimate e(h) = |D(h) - D(h/2)| of a
+    smooth loss falls like h^2, by 10 per half-decade step. Step i is
+    irregular when e(h_i) / e(h_{i+1}) lies outside :data:`SMOOTH_RATIO`
+    (judged where e(h_{i+1}) is ABOVE_BEST times the rounding level, or where
+    e(h_i) exceeds the most a smooth loss allows over it); a kink crossed at
+    some step is crossed at every larger one, so every step above an
+    irregular one is marked too. The rounding level is the larger of the
+    floor and what the smallest step's changes show (a float32 loss rounds
+    far above float64's floor).
+
+    Args:
+        hs: (n,) steps, decreasing (half-decades); dL: (n, 4, K) the loss's
+            changes at (h, -h, h/2, -h/2) along K directions; loss: at the point.
+    Returns:
+        (n,) bool.
+    """
+    d_h = (dL[:, 0] - dL[:, 1]) / (2 * hs[:, None])
+    d_h2 = (dL[:, 2] - dL[:, 3]) / hs[:, None]
+    e = np.abs(d_h - d_h2)
+    # |e| rounds to at most 3 r / h for changes rounded by r
+    r = float(np.abs(dL[-1]).max())
+    noise = np.maximum([T.floor(loss, h) for h in hs], 4 * r / hs)[:, None]
+    low, high = SMOOTH_RATIO
+    falls_too_little = (e[1:] > ABOVE_BEST * noise[1:]) & (e[:-1] < low * e[1:])
+    falls_too_much = e[:-1] > high * (e[1:] + noise[1:])
+    bad = np.zeros(e.shape, bool)
+    bad[:-1] = falls_too_little | falls_too_much
+    # every step at or above the smallest irregular one, per direction
+    above = np.flip(np.logical_or.accumulate(np.flip(bad, axis=0), axis=0), axis=0)
+    return np.asarray(above.any(axis=1))
+
+
 def sweep_tensor(cache: Cache, t: int, V: NDArray, grad: NDArray, hs: NDArray = STEPS,
-                 changes: Changes | None = None, loss: float | None = None
-                 ) -> dict[str, Any]:
+                 changes: Changes | None = None, loss: float | None = None,
+                 find_kinks: bool = False) -> dict[str, Any]:
     """Errors of D(h) along directions V of tensor t, for every h.
 
     Args:
         changes: the loss's changes along V (default: the paper loss's, from
             ``cache``); loss: the loss at the point (default: the cache's).
+        find_kinks: also mark the steps :func:`irregular_steps` finds as
+            crossing a kink (for a loss whose kinks ``changes`` cannot tell).
     Returns:
         dict of (n,) arrays: error (largest over directions), estimate
         (largest Richardson error estimate of D(h): 4/3 |D(h) - D(h/2)|),
@@ -107,6 +157,8 @@ def sweep_tensor(cache: Cache, t: int, V: NDArray, grad: NDArray, hs: NDArray = 
     crossed = np.zeros(len(hs), bool)
     for i, h in enumerate(hs):            # one step at a time bounds the memory
         dL[i], crossed[i] = changes(np.array([h, -h, h / 2, -h / 2]))
+    if find_kinks:
+        crossed |= irregular_steps(hs, dL, loss)
     d_h = (dL[:, 0] - dL[:, 1]) / (2 * hs[:, None])
     d_h2 = (dL[:, 2] - dL[:, 3]) / hs[:, None]
     estimate = 4 / 3 * np.abs(d_h - d_h2)

@@ -10,10 +10,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from compare.twins import TWINS, Params, flat_tensors, get_twin, tensor_names
+from manual import activations
 from manual.activations import Activation
 
-__all__ = ["TWINS", "GradFn", "Output", "gradients", "label", "loss_and_grads", "tensor_names",
-           "twin_outputs"]
+__all__ = ["TWINS", "GradFn", "Output", "gradients", "is_builtin", "label", "loss_and_grads",
+           "tensor_names", "twin_outputs"]
 
 GradFn = Callable[..., tuple[float, Params]]
 Output = tuple[float, list[NDArray[np.float64]]]
@@ -22,6 +23,11 @@ Output = tuple[float, list[NDArray[np.float64]]]
 def label(activation: "str | Activation") -> str:
     """The name an activation goes by in the report."""
     return activation if isinstance(activation, str) else activation.name
+
+
+def is_builtin(act: Activation) -> bool:
+    """True for an activation of the hand-derived registry (not a user's own)."""
+    return activations.ACTIVATIONS.get(act.name) is act
 
 
 def loss_and_grads(twin: str) -> GradFn:
