@@ -170,3 +170,18 @@ def test_cli_rejects_a_file_as_out_dir(tmp_path: Path, capsys: pytest.CaptureFix
     status, _, stderr = _run(["derivatives", "--out", str(target)], capsys)
     assert status == 2
     assert stderr.count("\n") == 1 and "is a file" in stderr
+
+
+def test_figures_draw_data_whose_unmeasurable_values_are_none() -> None:
+    # log(z + 4) has no value below z = -4: its JSON holds None there, in g, the
+    # hand derivative and the central difference alike. The figures drew the
+    # central difference with np.asarray, an object array, and failed on None.
+    from compare.derivatives import plots
+    from compare.jsonable import to_jsonable
+    from manual.activations import Activation
+    act = Activation("lg", lambda z: np.log(z + 4.0), lambda z: 1 / (z + 4.0), None)
+    with np.errstate(all="ignore"):
+        table = to_jsonable(derivatives.derivative_table(names=[act]), nonfinite_as_none=True)
+    assert None in table["activations"]["lg"]["fd"]
+    for draw in (plots.plot_derivatives, plots.plot_derivative_errors):
+        assert draw(table)[:8] == b"\x89PNG\r\n\x1a\n"
