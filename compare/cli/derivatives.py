@@ -4,8 +4,10 @@ Writes into ``--out DIR``: derivatives.png and derivative_errors.png (data:
 derivatives.json), vcurves.png (data: vcurves.json), kink.png (data:
 kink.json, when an activation studied has a kink) and summary.md. Every
 file is written atomically; files already in DIR are overwritten only with
-``--force``. ``--activation PATH.py:NAME`` studies a user's own activation
-and also checks its derivative (check.json), exiting 1 when it is wrong.
+``--force``, which also removes those of the study's files this run does
+not write (other files in DIR are kept). ``--activation PATH.py:NAME``
+studies a user's own activation and also checks its derivative
+(check.json), exiting 1 when it is wrong.
 """
 
 import argparse
@@ -44,7 +46,8 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
                         help="a built-in activation, 'all' (default), or your own as "
                              "PATH.py:NAME")
     parser.add_argument("--force", action="store_true",
-                        help="overwrite files of an earlier run in DIR")
+                        help="overwrite files of an earlier run in DIR (and remove those "
+                             "of its files this run does not write)")
     parser.set_defaults(func=run)
 
 
@@ -102,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
         elif name == "summary.md":
             write_text(path, summary)
         else:
+            # Not written by this run: one left by an earlier run (only there
+            # with --force) would pass for this run's.
+            path.unlink(missing_ok=True)
             continue
         print(f"wrote {path}")
     if check_text:
