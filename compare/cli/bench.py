@@ -161,7 +161,8 @@ def run_profile(args: argparse.Namespace) -> int:
     def say(message: str) -> None:
         print(f"  {message}", file=sys.stderr, flush=True)
 
-    machine = machine_info(blas_threads(), None, False)
+    machine = machine_info(blas_threads(), None, False, torch_note=(
+        "PyTorch not run: --profile-autodiff times the autodiff and buffered twins only"))
     others = OtherWork()
     profiles = [profile_autodiff(cfg, say) for cfg in configs]
     machine.update(others.stop())
