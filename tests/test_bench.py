@@ -279,6 +279,22 @@ def test_every_option_is_checked_before_timing_in_one_line(
     assert err.startswith("twinprop") and "error:" in err and words in err
 
 
+SAVED = Path(__file__).resolve().parent.parent / "docs" / "bench-results" / "threads1.json"
+
+
+@pytest.mark.parametrize("argv", [["--threads", "99"], ["--repeats", "7"], ["--quick"],
+                                  ["--no-torch"], ["--dtypes", "float32"]])
+def test_markdown_refuses_an_option_it_does_not_use(argv: list[str], nothing_is_timed: None,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    # --markdown times nothing: these options were ignored (exit 0), an invalid
+    # value (--threads 99) among them, while --profile-autodiff refuses the
+    # options it does not use.
+    assert main(["bench", "--markdown", str(SAVED), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("twinprop: error: ")
+    assert f"{argv[0]} is not used by --markdown" in err and "leave it out" in err
+
+
 @pytest.mark.parametrize("where", ["a folder", "under a file", "read-only folder"])
 def test_an_unusable_out_is_refused_before_timing(where: str, tmp_path: Path,
                                                   nothing_is_timed: None,

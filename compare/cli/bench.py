@@ -103,12 +103,36 @@ def check_out(out: str | None) -> None:
     check_output_dir(path.parent, "--out's folder")
 
 
+# The options each mode does not use, and why: given to it, each is refused.
+TIMING_OPTIONS = ("--quick", "--repeats", "--threads", "--no-torch", "--samples", "--steps",
+                  "--batch-sizes", "--dtypes")
+UNUSED_BY_MARKDOWN = {
+    **dict.fromkeys(("--out", "--json"), "it only prints tables from saved results; "
+                                         "leave out --out and --json"),
+    **dict.fromkeys(TIMING_OPTIONS, "it times nothing, it redraws saved results; "
+                                    "leave it out"),
+}
+UNUSED_BY_PROFILE = {
+    "--samples": "its data is batch x --steps samples; leave it out",
+    "--no-torch": "it never runs PyTorch; leave it out",
+}
+
+
+def refuse_unused(args: argparse.Namespace, mode: str, unused: dict[str, str]) -> None:
+    """Refuse the first option given that ``mode`` does not use (see UNUSED_BY_*).
+
+    Raises:
+        ConfigError: "OPTION is not used by MODE: why; the way out".
+    """
+    for option, why in unused.items():
+        if getattr(args, option.lstrip("-").replace("-", "_")) not in (None, False):
+            raise ConfigError(f"{option} is not used by {mode}: {why}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the bench (or --markdown, or --profile-autodiff); print, and write --out."""
     if args.markdown:
-        if args.out or args.json:
-            raise ConfigError("--markdown only prints tables from saved results; "
-                              "leave out --out and --json")
+        refuse_unused(args, "--markdown", UNUSED_BY_MARKDOWN)
         sys.stdout.write(markdown_tables(load_results(args.markdown)))
         return 0
     if args.profile_autodiff:
@@ -131,11 +155,7 @@ def profile_configs(args: argparse.Namespace) -> list[ProfileConfig]:
     Raises:
         ConfigError: an option the profile does not take, or one outside its domain.
     """
-    if args.samples is not None:
-        raise ConfigError("--samples is not used by --profile-autodiff (its data is batch x "
-                          "--steps samples); leave it out")
-    if args.no_torch:
-        raise ConfigError("--profile-autodiff never runs PyTorch; leave out --no-torch")
+    refuse_unused(args, "--profile-autodiff", UNUSED_BY_PROFILE)
     repeats: int = args.repeats or (3 if args.quick else 5)
     steps: int = args.steps or (15 if args.quick else 40)
     batch_sizes = args.batch_sizes or (250,)
