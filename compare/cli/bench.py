@@ -8,10 +8,9 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from compare.atomic import check_output_dir, write_json
+from compare.atomic import check_output_file, write_json
 from compare.bench.autograd_profile import (
     ProfileConfig,
     check_profile_config,
@@ -89,20 +88,6 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     return BenchConfig.quick(**changes) if args.quick else BenchConfig(**changes)
 
 
-def check_out(out: str | None) -> None:
-    """Refuse an --out FILE that could not be written, before anything is timed.
-
-    Raises:
-        ConfigError: FILE is a folder, or its folder cannot be written into.
-    """
-    if out is None:
-        return
-    path = Path(out)
-    if path.is_dir():
-        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {path / 'bench.json'}")
-    check_output_dir(path.parent, "--out's folder")
-
-
 # The options each mode does not use, and why: given to it, each is refused.
 TIMING_OPTIONS = ("--quick", "--repeats", "--threads", "--no-torch", "--samples", "--steps",
                   "--batch-sizes", "--dtypes")
@@ -139,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
         return run_profile(args)
     cfg = config_from_args(args)
     check_config(cfg)
-    check_out(args.out)
+    if args.out is not None:
+        check_output_file(args.out, "--out")
     print(f"twinprop bench: {len(cfg.batch_sizes) * len(cfg.dtypes)} configurations x "
           f"{cfg.repeats} repeats, epochs of {EPOCH_SAMPLES:,} samples"
           + (" (quick)" if args.quick else ""), file=sys.stderr)
@@ -175,7 +161,8 @@ def run_profile(args: argparse.Namespace) -> int:
     """``--profile-autodiff``: profile the autodiff step for each dtype asked for."""
     configs = profile_configs(args)
     check_threads(args.threads)
-    check_out(args.out)
+    if args.out is not None:
+        check_output_file(args.out, "--out")
     require_blas_threads(args.threads)
 
     def say(message: str) -> None:

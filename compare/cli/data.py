@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from compare.atomic import atomic_path, check_output_dir
+from compare.atomic import atomic_path, check_output_file
 from compare.common.errors import ConfigError
 from compare.data import cache, fetch
 from compare.data.arrays import Arrays, fetch_into_cache, load_arrays
@@ -145,10 +145,7 @@ def check_out(out: str) -> Path:
     path = Path(out)
     if path.suffix.lower() != ".png":
         raise ConfigError(f"--out {out} does not end in .png; name the PNG file to write")
-    if path.is_dir():
-        raise ConfigError(f"--out {out} is a folder; name the PNG file to write in it")
-    check_output_dir(path.parent, "--out folder")
-    return path
+    return check_output_file(path, "--out")
 
 
 def run_show(args: argparse.Namespace) -> int:
