@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from compare.bench.candidates import fresh_params
-from compare.bench.config import DTYPES, EPOCH_SAMPLES, check_repeats
+from compare.bench.config import EPOCH_SAMPLES, check_dtype_name, check_repeats
 from compare.bench.run import synthetic_data
 from compare.bench.targets import target
 from compare.common.errors import ConfigError
@@ -67,8 +67,7 @@ def check_profile_config(cfg: ProfileConfig) -> None:
         ConfigError: one line naming the setting and the way out.
     """
     check_repeats(cfg.repeats)
-    if cfg.dtype not in DTYPES:
-        raise ConfigError(f"dtype {cfg.dtype!r} is not one of {', '.join(DTYPES)}")
+    check_dtype_name(cfg.dtype)
     if cfg.batch_size < 1 or cfg.steps < 1:
         raise ConfigError(f"batch size {cfg.batch_size} and --steps {cfg.steps} must both be "
                           "at least 1")

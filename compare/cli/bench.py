@@ -30,6 +30,7 @@ from compare.bench.markdown import load_results, markdown_tables
 from compare.bench.report import format_table
 from compare.bench.run import run_bench
 from compare.cli.app import positive_int
+from compare.common.dtypes import DTYPES
 from compare.common.errors import ConfigError
 
 
@@ -70,7 +71,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--steps", type=positive_int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=None,
                         help=argparse.SUPPRESS)
-    parser.add_argument("--dtypes", nargs="+", choices=("float64", "float32"), default=None,
+    parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=None,
                         help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -145,7 +146,7 @@ def profile_configs(args: argparse.Namespace) -> list[ProfileConfig]:
     repeats: int = args.repeats or (3 if args.quick else 5)
     steps: int = args.steps or (15 if args.quick else 40)
     batch_sizes = args.batch_sizes or (250,)
-    dtypes = args.dtypes or ("float64", "float32")
+    dtypes = args.dtypes or DTYPES
     for values, option in ((batch_sizes, "--batch-sizes"), (dtypes, "--dtypes")):
         if len(set(values)) != len(values):
             raise ConfigError(f"{option} {' '.join(map(str, values))} repeats a value; "
