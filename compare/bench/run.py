@@ -48,7 +48,6 @@ LABELS = {
     "torch_eager": "PyTorch eager",
     "matmul_limit": "matmul limit (np.matmul only)",
 }
-CANDIDATES = tuple(LABELS)
 # slices of a timed run, taken in turn by the candidates of a configuration
 SLICES = 16
 

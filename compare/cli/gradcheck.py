@@ -21,11 +21,6 @@ MODES = ("full", "fast", "sweep", "complex")
 DEFAULT_SWEEP_DIR = Path("gradcheck_sweep")
 
 
-def _width(text: str) -> int:
-    """argparse type for a hidden width: a whole number >= 1."""
-    return positive_int(text)
-
-
 def _seed(text: str) -> int:
     """argparse type for a seed: a whole number >= 0."""
     try:
@@ -57,7 +52,7 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     parser.add_argument("--mode", default="full", choices=MODES,
                         help="full: every parameter (default); fast: random directions; "
                              "sweep: error against step h, with a plot; complex: complex step")
-    parser.add_argument("--hidden", type=_width, nargs="*", default=[100], metavar="WIDTH",
+    parser.add_argument("--hidden", type=positive_int, nargs="*", default=[100], metavar="WIDTH",
                         help="hidden-layer widths (default: 100; none for softmax regression)")
     parser.add_argument("--batch", type=positive_int, default=32, metavar="N",
                         help="number of MNIST training images (default 32)")
