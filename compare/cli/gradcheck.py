@@ -15,21 +15,14 @@ import sys
 from pathlib import Path
 
 from compare.atomic import check_output_dir, write_json
-from compare.cli.app import positive_int
+from compare.cli.app import positive_int, whole_number
 
 MODES = ("full", "fast", "sweep", "complex")
 DEFAULT_SWEEP_DIR = Path("gradcheck_sweep")
 
 
-def _seed(text: str) -> int:
-    """argparse type for a seed: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; a seed is a whole number >= 0")
-    return value
+# argparse type for a seed: a whole number >= 0.
+_seed = whole_number(0, outside="{value} is negative; a seed is a whole number >= 0")
 
 
 def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
