@@ -71,9 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     out = args.out
     check_out_dir(out, args.force)
-    chosen = (derivatives.ACTIVATION_NAMES if args.activation == "all"
-              else resolve_activations(args.activation))
-    acts = [derivatives.resolve(a) for a in chosen]
+    acts = [derivatives.resolve(a) for a in resolve_activations(args.activation)]
     custom = [a for a in acts if not derivatives.is_builtin(a)]
     kinked = [a.name for a in acts if derivatives.is_builtin(a) and a.name in derivatives.KINKED]
     table = derivatives.derivative_table(names=acts)
