@@ -115,14 +115,16 @@ def run(args: argparse.Namespace) -> int:
         from compare.gradcheck.sweep import save_sweep
         files += save_sweep(args.out or DEFAULT_SWEEP_DIR, result.sweep_data, result.rows,
                             twin=user.name if user is not None else "manual")
+    report = render.render_json(result, files)
     if args.out is not None:
         files.append(args.out / "gradcheck.json")
-        write_json(files[-1], render.render_json(result, files[:-1]))
+        write_json(files[-1], report)           # lists the files beside it, not itself
+        report["files"] = [str(p) for p in files]
     if args.json:
-        print(json.dumps(render.render_json(result, files), indent=2))
+        print(json.dumps(report, indent=2))
     else:
         print(render.render_text(result, files))
-    return 0 if render.render_json(result)["passed"] else 1
+    return 0 if report["passed"] else 1
 
 
 def _run_selftest(args: argparse.Namespace) -> int:
