@@ -261,7 +261,7 @@ def nothing_is_timed(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("timing started before the options were checked")
 
-    monkeypatch.setattr(bench_cli, "run_bench", refuse)
+    monkeypatch.setattr(bench_cli, "time_bench", refuse)
     monkeypatch.setattr(bench_cli, "profile_autodiff", refuse)
 
 

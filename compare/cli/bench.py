@@ -28,7 +28,7 @@ from compare.bench.config import (
 from compare.bench.machine import OtherWork, machine_info
 from compare.bench.markdown import load_results, markdown_tables
 from compare.bench.report import format_table
-from compare.bench.run import run_bench
+from compare.bench.run import time_bench
 from compare.cli.app import positive_int
 from compare.common.dtypes import DTYPES
 from compare.common.errors import ConfigError
@@ -130,8 +130,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"twinprop bench: {len(cfg.batch_sizes) * len(cfg.dtypes)} configurations x "
           f"{cfg.repeats} repeats, epochs of {EPOCH_SAMPLES:,} samples"
           + (" (quick)" if args.quick else ""), file=sys.stderr)
-    results = run_bench(cfg, progress=lambda message: print(f"  {message}", file=sys.stderr,
-                                                            flush=True))
+    results = time_bench(cfg, progress=lambda message: print(f"  {message}", file=sys.stderr,
+                                                             flush=True))
     _emit(args, results, format_table)
     return 0
 
