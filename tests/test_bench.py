@@ -411,3 +411,24 @@ def test_the_docs_results_are_the_markdown_of_the_saved_results_files() -> None:
     files = sorted(str(p) for p in (DOCS / "bench-results").glob("*.json"))
     assert files, "docs/bench-results/ holds no saved results"
     assert block.strip() == markdown_tables(load_results(files)).strip()
+
+
+def test_a_blas_that_cannot_take_the_threads_is_one_line_before_the_header(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    # The bench printed its header line ("twinprop bench: 4 configurations x
+    # ...") before it set the BLAS threads, so this refusal was a second line.
+    from compare.bench import blas
+
+    class NoBlas:
+        lib_controllers: list = []
+
+        def select(self, **kwargs: Any) -> "NoBlas":
+            return self
+
+        def info(self) -> list:
+            return []
+
+    monkeypatch.setattr(blas, "ThreadpoolController", NoBlas)
+    assert main(["bench", *TINY, "--no-torch", "--threads", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "could not set numpy's BLAS to 1 threads" in err

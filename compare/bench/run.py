@@ -121,18 +121,15 @@ def run_bench(cfg: BenchConfig,
             BLAS threads that cannot be set; before anything is timed.
     """
     check_config(cfg)
+    require_blas_threads(cfg.threads)
     return time_bench(cfg, progress)
 
 
 def time_bench(cfg: BenchConfig,
                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """:func:`run_bench` for a configuration that check_config has accepted already.
-
-    Raises:
-        ConfigError: BLAS threads that cannot be set, before anything is timed.
-    """
+    """:func:`run_bench` for a configuration that check_config has accepted already,
+    with the BLAS threads it asks for set (compare.bench.blas.require_blas_threads)."""
     say = progress or (lambda message: None)
-    require_blas_threads(cfg.threads)
     threads = blas_threads()
     torch_on = cfg.torch and torch_available()
     torch_desc = torch_info(threads) if torch_on else None

@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     check_config(cfg)
     if args.out is not None:
         check_output_file(args.out, "--out")
+    require_blas_threads(cfg.threads)       # a refusal is then the only line on stderr
     print(f"twinprop bench: {len(cfg.batch_sizes) * len(cfg.dtypes)} configurations x "
           f"{cfg.repeats} repeats, epochs of {EPOCH_SAMPLES:,} samples"
           + (" (quick)" if args.quick else ""), file=sys.stderr)
