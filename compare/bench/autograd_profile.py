@@ -161,13 +161,15 @@ def tracing_cost_per_node_us(nodes: int = 20, repeats: int = 200) -> float:
     return best / repeats / nodes * 1e6
 
 
-def profile_autodiff(cfg: ProfileConfig,
-                     say: Callable[[str], None] | None = None) -> dict[str, Any]:
+def profile_autodiff(cfg: ProfileConfig, say: Callable[[str], None] | None = None,
+                     per_node_us: float | None = None) -> dict[str, Any]:
     """Profile one configuration; return a JSON-ready dict (times in ms per step).
 
     Args:
         cfg: ProfileConfig.
         say: optional callable(str) for progress lines.
+        per_node_us: autograd's bare cost of a node (:func:`tracing_cost_per_node_us`,
+            the same for every configuration), or None to measure it here.
     Returns:
         dict: ``config``; ``buffered_ms``, ``autodiff_ms``, ``forward_ms``
         (medians over repeats); ``rules`` (name, calls per step, ms per step;
@@ -229,7 +231,7 @@ def profile_autodiff(cfg: ProfileConfig,
     manual = medians["buffered"]
     nodes = sum(rule["calls_per_step"] for rule in rules)   # one rule call per traced node
     overhead = medians["autodiff"] - floor
-    per_node = tracing_cost_per_node_us()
+    per_node = tracing_cost_per_node_us() if per_node_us is None else per_node_us
     lowest = floor + nodes * per_node / 1e3     # rules as they are, tracing at its bare cost
     return {
         "config": asdict(cfg),

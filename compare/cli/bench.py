@@ -16,6 +16,7 @@ from compare.bench.autograd_profile import (
     check_profile_config,
     format_profile,
     profile_autodiff,
+    tracing_cost_per_node_us,
 )
 from compare.bench.blas import blas_threads, require_blas_threads
 from compare.bench.config import (
@@ -173,7 +174,8 @@ def run_profile(args: argparse.Namespace) -> int:
     machine = machine_info(blas_threads(), None, False, torch_note=(
         "PyTorch not run: --profile-autodiff times the autodiff and buffered twins only"))
     others = OtherWork()
-    profiles = [profile_autodiff(cfg, say) for cfg in configs]
+    per_node_us = tracing_cost_per_node_us()      # the same for every configuration
+    profiles = [profile_autodiff(cfg, say, per_node_us) for cfg in configs]
     machine.update(others.stop())
     results = {"schema": 1, "command": "twinprop bench --profile-autodiff",
                "machine": machine, "profiles": profiles}
