@@ -245,3 +245,19 @@ def test_the_diagnosis_of_a_derivative_off_nowhere_on_the_grid_is_empty() -> Non
     z = np.array([0.5, 1.0])
     true, hand, tol = np.array([1.0, 1.0]), np.array([1.0, 2.0]), np.array([1e-9, 1.0])
     assert derivative_diagnosis(ACTIVATIONS["tanh"], z, hand, true, tol) == []
+
+
+def test_the_derivative_study_checks_finiteness_on_its_own_grid(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The study's grid, np.linspace(-4, 4, 801), is not the check's to the last
+    # bit: a pole on one of its points passed the loader (finite, if huge, on
+    # the check's grid) and the study divided by zero.
+    path = tmp_path / "act.py"
+    path.write_text("import numpy as np\n\nPOLE = np.linspace(-4, 4, 801)[3]\n\n\n"
+                    "def f(z):\n    return 1 / (z - POLE)\n\n\n"
+                    "def f_prime(z):\n    return -1 / (z - POLE) ** 2\n")
+    status = main(["derivatives", "--out", str(tmp_path / "study"), "--activation",
+                   f"{path}:f"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.count("\n") == 1 and "f(z) is not finite at z = -3.97 (1 of the 801 points" in err

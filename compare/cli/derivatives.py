@@ -68,11 +68,15 @@ def run(args: argparse.Namespace) -> int:
     from compare.derivatives import study as derivatives
     from compare.derivatives import summary as derivatives_summary
     from compare.gradcheck.suite import resolve_activations
+    from compare.gradcheck.useractivation import check_finite
+    from compare.gradcheck.usercode import split_spec
 
     out = args.out
     check_out_dir(out, args.force)
     acts = [derivatives.resolve(a) for a in resolve_activations(args.activation)]
     custom = [a for a in acts if not derivatives.is_builtin(a)]
+    for act in custom:      # the study's grid is its own, not quite the check's
+        check_finite(act, derivatives.Z_GRID, split_spec(args.activation)[0])
     kinked = [a.name for a in acts if derivatives.is_builtin(a) and a.name in derivatives.KINKED]
     table = derivatives.derivative_table(names=acts)
     curves = derivatives.vcurves(names=acts)

@@ -78,37 +78,42 @@ def load_activation(spec: str) -> Activation:
             got = "None" if raw is None else f"shape {out.shape}"
             raise UserCodeError(f"{where}: {what}(z) returned {got} for an input of shape "
                                 f"{z.shape}; {way_out}")
-    for f, what in ((fn, name), (deriv, f"{name}_prime")):
-        _check_finite(f, what, where, name)
-    return Activation(name, fn, deriv, None if kink is None else float(kink))
+    act = Activation(name, fn, deriv, None if kink is None else float(kink))
+    check_finite(act, GRID, where)
+    return act
 
 
-def _check_finite(f: Fn, what: str, where: str, name: str) -> None:
-    """Refuse ``f`` unless it is finite at every z of GRID, where the checks evaluate it.
+def check_finite(act: Activation, z: NDArray, where: str) -> None:
+    """Refuse ``act`` unless g and g' are finite at every point of ``z`` (1-D).
+
+    ``z`` is the grid a check evaluates them on (GRID here, the derivative
+    study's own grid there).
 
     Raises:
-        UserCodeError: which z is the first where it is not, and the way out.
+        UserCodeError: which function, the first z where it is not finite,
+            and the way out.
     """
-    way_out = (f"make {name} and {name}_prime finite for every z (a pre-activation can "
-               "take any value)")
-    try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = np.asarray(f(GRID.copy()), dtype=float)
-    except Exception as err:
-        source = getattr(getattr(f, "__code__", None), "co_filename", where)
-        raise UserCodeError(f"{where}: {what}(z) raised {describe_exception(err, source)} "
-                            f"on z in [{GRID[0]:g}, {GRID[-1]:g}]; {way_out}") from None
-    if out.shape != GRID.shape:
-        raise UserCodeError(f"{where}: {what}(z) returned shape {out.shape} for an input of "
-                            f"shape {GRID.shape}; return an array of z's shape (it must work "
-                            "elementwise)")
-    bad = GRID[~np.isfinite(out)]
-    if bad.size:
-        span = f", z from {bad[0]:g} to {bad[-1]:g}" if bad.size > 1 else ""
-        raise UserCodeError(f"{where}: {what}(z) is not finite at z = {bad[0]:g} ({bad.size} "
-                            f"of the {GRID.size} points in [{GRID[0]:g}, {GRID[-1]:g}] where "
-                            f"it is checked{span}); {way_out}")
+    way_out = (f"make {act.name} and {act.name}_prime finite for every z (a pre-activation "
+               "can take any value)")
+    for f, what in ((act.fn, act.name), (act.deriv, f"{act.name}_prime")):
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = np.asarray(f(z.copy()), dtype=float)
+        except Exception as err:
+            source = getattr(getattr(f, "__code__", None), "co_filename", where)
+            raise UserCodeError(f"{where}: {what}(z) raised {describe_exception(err, source)} "
+                                f"on z in [{z[0]:g}, {z[-1]:g}]; {way_out}") from None
+        if out.shape != z.shape:
+            raise UserCodeError(f"{where}: {what}(z) returned shape {out.shape} for an input "
+                                f"of shape {z.shape}; return an array of z's shape (it must "
+                                "work elementwise)")
+        bad = z[~np.isfinite(out)]
+        if bad.size:
+            span = f", z from {bad[0]:g} to {bad[-1]:g}" if bad.size > 1 else ""
+            raise UserCodeError(f"{where}: {what}(z) is not finite at z = {bad[0]:g} "
+                                f"({bad.size} of the {z.size} points in [{z[0]:g}, {z[-1]:g}] "
+                                f"where it is checked{span}); {way_out}")
 
 
 def central(fn: Fn, z: NDArray, h: NDArray) -> NDArray:
