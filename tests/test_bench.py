@@ -261,7 +261,7 @@ def nothing_is_timed(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("timing started before the options were checked")
 
-    monkeypatch.setattr(bench_cli, "run_bench", refuse)
+    monkeypatch.setattr(bench_cli, "time_bench", refuse)
     monkeypatch.setattr(bench_cli, "profile_autodiff", refuse)
 
 
@@ -277,6 +277,22 @@ def test_every_option_is_checked_before_timing_in_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("twinprop") and "error:" in err and words in err
+
+
+SAVED = Path(__file__).resolve().parent.parent / "docs" / "bench-results" / "threads1.json"
+
+
+@pytest.mark.parametrize("argv", [["--threads", "99"], ["--repeats", "7"], ["--quick"],
+                                  ["--no-torch"], ["--dtypes", "float32"]])
+def test_markdown_refuses_an_option_it_does_not_use(argv: list[str], nothing_is_timed: None,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    # --markdown times nothing: these options were ignored (exit 0), an invalid
+    # value (--threads 99) among them, while --profile-autodiff refuses the
+    # options it does not use.
+    assert main(["bench", "--markdown", str(SAVED), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("twinprop: error: ")
+    assert f"{argv[0]} is not used by --markdown" in err and "leave it out" in err
 
 
 @pytest.mark.parametrize("where", ["a folder", "under a file", "read-only folder"])
@@ -395,3 +411,24 @@ def test_the_docs_results_are_the_markdown_of_the_saved_results_files() -> None:
     files = sorted(str(p) for p in (DOCS / "bench-results").glob("*.json"))
     assert files, "docs/bench-results/ holds no saved results"
     assert block.strip() == markdown_tables(load_results(files)).strip()
+
+
+def test_a_blas_that_cannot_take_the_threads_is_one_line_before_the_header(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    # The bench printed its header line ("twinprop bench: 4 configurations x
+    # ...") before it set the BLAS threads, so this refusal was a second line.
+    from compare.bench import blas
+
+    class NoBlas:
+        lib_controllers: list = []
+
+        def select(self, **kwargs: Any) -> "NoBlas":
+            return self
+
+        def info(self) -> list:
+            return []
+
+    monkeypatch.setattr(blas, "ThreadpoolController", NoBlas)
+    assert main(["bench", *TINY, "--no-torch", "--threads", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "could not set numpy's BLAS to 1 threads" in err

@@ -94,3 +94,7 @@ def test_cli_prints_json_and_writes_it(tmp_path: Path, capsys: pytest.CaptureFix
     (profile,) = printed["profiles"]
     assert profile["config"]["dtype"] == "float32" and profile["config"]["batch_size"] == 250
     assert "malloc" in printed["machine"]
+    # The profile refuses --no-torch, so the note may not blame it for PyTorch's absence.
+    assert printed["machine"]["torch"] is None
+    assert printed["machine"]["torch_note"] == ("PyTorch not run: --profile-autodiff times "
+                                                "the autodiff and buffered twins only")

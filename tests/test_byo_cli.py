@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from compare.cli.app import main
@@ -189,3 +190,74 @@ def test_an_activation_without_a_name_is_told_the_right_form(spec: str) -> None:
     with pytest.raises(UserCodeError) as caught:
         load_activation(spec)
     assert f"name the function as {spec[:-1]}:NAME " in str(caught.value)
+
+
+NOT_EVERYWHERE_FINITE = [
+    # log(z + 4): correct where it is defined, NaN below z = -4
+    ("import numpy as np\n\ndef f(z):\n    return np.log(z + 4.0)\n\n\n"
+     "def f_prime(z):\n    return 1 / (z + 4.0)\n", "f(z) is not finite at z = -6"),
+    # a pole at z = 0.5, with its exact derivative
+    ("import numpy as np\n\ndef f(z):\n    return 1 / (z - 0.5)\n\n\n"
+     "def f_prime(z):\n    return -1 / (z - 0.5) ** 2\n", "f(z) is not finite at z = 0.5"),
+]
+
+
+@pytest.mark.parametrize("command", [["derivatives", "--out", "{tmp}/study"],
+                                     ["gradcheck", *SMALL]])
+@pytest.mark.parametrize("source, message", NOT_EVERYWHERE_FINITE)
+def test_an_activation_not_finite_where_it_is_checked_is_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], source: str,
+        message: str) -> None:
+    # The log's NaN below -4 passed the check unseen (gradcheck: PASS), and the
+    # pole made both commands end in an internal error: only 7 points in
+    # [-3, 3] were checked to be finite, not the grid the check uses.
+    path = tmp_path / "act.py"
+    path.write_text(source)
+    argv = [part.format(tmp=tmp_path) for part in command]
+    status = main([*argv, "--activation", f"{path}:f"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.count("\n") == 1 and err.startswith("twinprop: error: ")
+    assert message in err and "make f and f_prime finite for every z" in err
+
+
+def test_a_derivative_check_that_meets_nan_fails_and_says_where() -> None:
+    # log(z + 6.000001) is finite on the grid, but its central differences at
+    # z = -6 reach below its domain: NaN, which passed as agreement.
+    from compare.gradcheck.report import FAIL
+    from compare.gradcheck.useractivation import derivative_rows
+    from manual.activations import Activation
+    act = Activation("lg", lambda z: np.log(z + 6.000001), lambda z: 1 / (z + 6.000001), None)
+    with np.errstate(all="ignore"):
+        rows, _ = derivative_rows(act)
+    fd = rows[0]
+    assert fd.oracle == "lg_prime vs FD" and fd.verdict == FAIL and fd.failed >= 1
+    assert fd.note.startswith("worst at z = -6:")
+    assert fd.diagnosis and "not finite" in fd.diagnosis[0].detail
+
+
+def test_the_diagnosis_of_a_derivative_off_nowhere_on_the_grid_is_empty() -> None:
+    # Every point within its tolerance, yet no simple rule fits (c = 1.5 misses
+    # the tight point): the diagnosis found no point off and took the minimum of
+    # an empty array.
+    from compare.gradcheck.useractivation import derivative_diagnosis
+    from manual.activations import ACTIVATIONS
+    z = np.array([0.5, 1.0])
+    true, hand, tol = np.array([1.0, 1.0]), np.array([1.0, 2.0]), np.array([1e-9, 1.0])
+    assert derivative_diagnosis(ACTIVATIONS["tanh"], z, hand, true, tol) == []
+
+
+def test_the_derivative_study_checks_finiteness_on_its_own_grid(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The study's grid, np.linspace(-4, 4, 801), is not the check's to the last
+    # bit: a pole on one of its points passed the loader (finite, if huge, on
+    # the check's grid) and the study divided by zero.
+    path = tmp_path / "act.py"
+    path.write_text("import numpy as np\n\nPOLE = np.linspace(-4, 4, 801)[3]\n\n\n"
+                    "def f(z):\n    return 1 / (z - POLE)\n\n\n"
+                    "def f_prime(z):\n    return -1 / (z - POLE) ** 2\n")
+    status = main(["derivatives", "--out", str(tmp_path / "study"), "--activation",
+                   f"{path}:f"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.count("\n") == 1 and "f(z) is not finite at z = -3.97 (1 of the 801 points" in err

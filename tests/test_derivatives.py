@@ -170,3 +170,40 @@ def test_cli_rejects_a_file_as_out_dir(tmp_path: Path, capsys: pytest.CaptureFix
     status, _, stderr = _run(["derivatives", "--out", str(target)], capsys)
     assert status == 2
     assert stderr.count("\n") == 1 and "is a file" in stderr
+
+
+def test_figures_draw_data_whose_unmeasurable_values_are_none() -> None:
+    # log(z + 4) has no value below z = -4: its JSON holds None there, in g, the
+    # hand derivative and the central difference alike. The figures drew the
+    # central difference with np.asarray, an object array, and failed on None.
+    from compare.derivatives import plots
+    from compare.jsonable import to_jsonable
+    from manual.activations import Activation
+    act = Activation("lg", lambda z: np.log(z + 4.0), lambda z: 1 / (z + 4.0), None)
+    with np.errstate(all="ignore"):
+        table = to_jsonable(derivatives.derivative_table(names=[act]), nonfinite_as_none=True)
+    assert None in table["activations"]["lg"]["fd"]
+    for draw in (plots.plot_derivatives, plots.plot_derivative_errors):
+        assert draw(table)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_force_removes_the_files_of_an_earlier_run_that_this_run_does_not_write(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # An earlier run of your own activation and of relu left check.json and
+    # kink.json; a run of tanh alone writes neither, and left them beside its
+    # new summary.md as if they were its own.
+    from compare.derivatives import plots as plot_derivatives
+    for fn in ("plot_derivatives", "plot_derivative_errors", "plot_vcurves", "plot_kink"):
+        monkeypatch.setattr(plot_derivatives, fn, lambda data: b"\x89PNG stub")
+    out = tmp_path / "deriv"
+    out.mkdir()
+    for name in ("check.json", "kink.json", "kink.png", "summary.md", "notes.txt"):
+        (out / name).write_text("an earlier run\n")
+    status, stdout, _ = _run(["derivatives", "--out", str(out), "--activation", "tanh",
+                              "--force"], capsys)
+    assert status == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([
+        "derivatives.json", "derivatives.png", "derivative_errors.png", "vcurves.json",
+        "vcurves.png", "summary.md", "notes.txt"])
+    assert (out / "notes.txt").read_text() == "an earlier run\n"      # not the study's own

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from compare.bench.candidates import fresh_params
-from compare.bench.config import DTYPES, EPOCH_SAMPLES, check_repeats
+from compare.bench.config import EPOCH_SAMPLES, check_dtype_name, check_repeats
 from compare.bench.run import synthetic_data
 from compare.bench.targets import target
 from compare.common.errors import ConfigError
@@ -67,8 +67,7 @@ def check_profile_config(cfg: ProfileConfig) -> None:
         ConfigError: one line naming the setting and the way out.
     """
     check_repeats(cfg.repeats)
-    if cfg.dtype not in DTYPES:
-        raise ConfigError(f"dtype {cfg.dtype!r} is not one of {', '.join(DTYPES)}")
+    check_dtype_name(cfg.dtype)
     if cfg.batch_size < 1 or cfg.steps < 1:
         raise ConfigError(f"batch size {cfg.batch_size} and --steps {cfg.steps} must both be "
                           "at least 1")
@@ -162,13 +161,15 @@ def tracing_cost_per_node_us(nodes: int = 20, repeats: int = 200) -> float:
     return best / repeats / nodes * 1e6
 
 
-def profile_autodiff(cfg: ProfileConfig,
-                     say: Callable[[str], None] | None = None) -> dict[str, Any]:
+def profile_autodiff(cfg: ProfileConfig, say: Callable[[str], None] | None = None,
+                     per_node_us: float | None = None) -> dict[str, Any]:
     """Profile one configuration; return a JSON-ready dict (times in ms per step).
 
     Args:
         cfg: ProfileConfig.
         say: optional callable(str) for progress lines.
+        per_node_us: autograd's bare cost of a node (:func:`tracing_cost_per_node_us`,
+            the same for every configuration), or None to measure it here.
     Returns:
         dict: ``config``; ``buffered_ms``, ``autodiff_ms``, ``forward_ms``
         (medians over repeats); ``rules`` (name, calls per step, ms per step;
@@ -230,7 +231,7 @@ def profile_autodiff(cfg: ProfileConfig,
     manual = medians["buffered"]
     nodes = sum(rule["calls_per_step"] for rule in rules)   # one rule call per traced node
     overhead = medians["autodiff"] - floor
-    per_node = tracing_cost_per_node_us()
+    per_node = tracing_cost_per_node_us() if per_node_us is None else per_node_us
     lowest = floor + nodes * per_node / 1e3     # rules as they are, tracing at its bare cost
     return {
         "config": asdict(cfg),

@@ -13,11 +13,11 @@ from typing import Any
 
 from compare.bench.script import SCRIPT_ACTIVATIONS
 from compare.bench.torch_eager import TORCH_ACTIVATIONS
+from compare.common.dtypes import DTYPES
 from compare.common.errors import ConfigError
 from compare.twins import TWINS
 
 EPOCH_SAMPLES = 60_000
-DTYPES = ("float64", "float32")
 # Beyond this many repeats a run takes hours and the median no longer moves.
 MAX_REPEATS = 100
 
@@ -69,6 +69,13 @@ def check_repeats(repeats: int) -> None:
                           f"{MAX_REPEATS} (medians settle within a few repeats; default 5)")
 
 
+def check_dtype_name(dtype: str) -> None:
+    """Refuse a dtype that is not one of DTYPES by name (the name keys the results)."""
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}; "
+                          "choose one of those")
+
+
 def check_config(cfg: BenchConfig) -> None:
     """Refuse, before anything is timed, settings outside their domain.
 
@@ -82,9 +89,8 @@ def check_config(cfg: BenchConfig) -> None:
     if not cfg.dtypes or len(set(cfg.dtypes)) != len(cfg.dtypes):
         raise ConfigError(f"--dtypes {' '.join(cfg.dtypes)}: give each of "
                           f"{', '.join(DTYPES)} at most once")
-    unknown = [d for d in cfg.dtypes if d not in DTYPES]
-    if unknown:
-        raise ConfigError(f"dtype {unknown[0]!r} is not one of {', '.join(DTYPES)}")
+    for dtype in cfg.dtypes:
+        check_dtype_name(dtype)
     if len(set(cfg.batch_sizes)) != len(cfg.batch_sizes):
         raise ConfigError(f"--batch-sizes {' '.join(map(str, cfg.batch_sizes))} repeats a size; "
                           "give each batch size once")

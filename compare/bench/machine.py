@@ -85,8 +85,12 @@ def _version(distribution: str) -> str | None:
 
 
 def machine_info(threads: int | None, torch_desc: dict[str, Any] | None,
-                 torch_wanted: bool) -> dict[str, Any]:
-    """What the timings ran on: CPU, versions, BLAS and its threads, malloc, PyTorch, load."""
+                 torch_wanted: bool, torch_note: str | None = None) -> dict[str, Any]:
+    """What the timings ran on: CPU, versions, BLAS and its threads, malloc, PyTorch, load.
+
+    ``torch_note`` says why PyTorch did not run, where neither "not
+    installed" nor "--no-torch" is the reason.
+    """
     return {
         "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
         "python": platform.python_version(), "numpy": np.__version__,
@@ -94,7 +98,7 @@ def machine_info(threads: int | None, torch_desc: dict[str, Any] | None,
         "blas": blas_info(), "numpy_blas_threads": threads,
         "malloc": dict(malloc.state),
         "torch": torch_desc,
-        "torch_note": None if torch_desc else (
+        "torch_note": None if torch_desc else torch_note or (
             "PyTorch not installed (optional extra 'bench')" if torch_wanted else
             "PyTorch left out (--no-torch)"),
         "load_average_before": load_average(),

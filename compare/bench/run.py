@@ -38,7 +38,7 @@ from compare.bench.torch_eager import make_torch_eager, torch_available, torch_i
 from compare.data.batches import batch_indices
 from compare.twins import TWINS
 
-__all__ = ["EPOCH_SAMPLES", "BenchConfig", "run_bench", "synthetic_data"]
+__all__ = ["EPOCH_SAMPLES", "BenchConfig", "run_bench", "synthetic_data", "time_bench"]
 
 DATA_NOTE = ("synthetic, uniform [0, 1) pixels and uniform random labels "
              "(the time of a step does not depend on the values)")
@@ -48,7 +48,6 @@ LABELS = {
     "torch_eager": "PyTorch eager",
     "matmul_limit": "matmul limit (np.matmul only)",
 }
-CANDIDATES = tuple(LABELS)
 # slices of a timed run, taken in turn by the candidates of a configuration
 SLICES = 16
 
@@ -121,9 +120,16 @@ def run_bench(cfg: BenchConfig,
         ConfigError: a setting outside its domain (compare.bench.config), or
             BLAS threads that cannot be set; before anything is timed.
     """
-    say = progress or (lambda message: None)
     check_config(cfg)
     require_blas_threads(cfg.threads)
+    return time_bench(cfg, progress)
+
+
+def time_bench(cfg: BenchConfig,
+               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """:func:`run_bench` for a configuration that check_config has accepted already,
+    with the BLAS threads it asks for set (compare.bench.blas.require_blas_threads)."""
+    say = progress or (lambda message: None)
     threads = blas_threads()
     torch_on = cfg.torch and torch_available()
     torch_desc = torch_info(threads) if torch_on else None

@@ -122,20 +122,21 @@ def evaluate_targets(configs: list[Config]) -> list[dict[str, Any]]:
     results = []
     for t in TARGETS:
         config = by_key.get((t.batch_size, t.dtype))
-        a = median_of(config, t.numerator) if config else None
-        b = median_of(config, t.denominator) if config else None
-        value = a / b if a is not None and b is not None else None
-        met = None
-        if value is not None:
-            met = value <= t.bound if t.comparison == "<=" else value >= t.bound
-        measured = config is not None and value is not None
+        value: float | None = None
+        met: bool | None = None
+        spread: list[float] | None = None
+        at_limit: float | None = None
+        if config is not None:
+            a, b = median_of(config, t.numerator), median_of(config, t.denominator)
+            if a is not None and b is not None:
+                value = a / b
+                met = value <= t.bound if t.comparison == "<=" else value >= t.bound
+                spread = per_repeat_range(config, t.numerator, t.denominator)
+                at_limit = at_matmul_limit(config, t.numerator, t.denominator)
         results.append({
             "id": t.id, "text": t.text, "batch_size": t.batch_size, "dtype": t.dtype,
             "ratio": f"{t.numerator}/{t.denominator}", "value": value,
             "comparison": t.comparison, "bound": t.bound, "met": met,
-            "per_repeat_range": (per_repeat_range(config, t.numerator, t.denominator)
-                                 if measured and config else None),
-            "at_matmul_limit": (at_matmul_limit(config, t.numerator, t.denominator)
-                                if measured and config else None),
+            "per_repeat_range": spread, "at_matmul_limit": at_limit,
         })
     return results

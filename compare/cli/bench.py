@@ -8,15 +8,15 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from compare.atomic import check_output_dir, write_json
+from compare.atomic import check_output_file, write_json
 from compare.bench.autograd_profile import (
     ProfileConfig,
     check_profile_config,
     format_profile,
     profile_autodiff,
+    tracing_cost_per_node_us,
 )
 from compare.bench.blas import blas_threads, require_blas_threads
 from compare.bench.config import (
@@ -29,8 +29,9 @@ from compare.bench.config import (
 from compare.bench.machine import OtherWork, machine_info
 from compare.bench.markdown import load_results, markdown_tables
 from compare.bench.report import format_table
-from compare.bench.run import run_bench
+from compare.bench.run import time_bench
 from compare.cli.app import positive_int
+from compare.common.dtypes import DTYPES
 from compare.common.errors import ConfigError
 
 
@@ -71,7 +72,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--steps", type=positive_int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--batch-sizes", type=positive_int, nargs="+", default=None,
                         help=argparse.SUPPRESS)
-    parser.add_argument("--dtypes", nargs="+", choices=("float64", "float32"), default=None,
+    parser.add_argument("--dtypes", nargs="+", choices=DTYPES, default=None,
                         help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -89,38 +90,50 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     return BenchConfig.quick(**changes) if args.quick else BenchConfig(**changes)
 
 
-def check_out(out: str | None) -> None:
-    """Refuse an --out FILE that could not be written, before anything is timed.
+# The options each mode does not use, and why: given to it, each is refused.
+TIMING_OPTIONS = ("--quick", "--repeats", "--threads", "--no-torch", "--samples", "--steps",
+                  "--batch-sizes", "--dtypes")
+UNUSED_BY_MARKDOWN = {
+    **dict.fromkeys(("--out", "--json"), "it only prints tables from saved results; "
+                                         "leave out --out and --json"),
+    **dict.fromkeys(TIMING_OPTIONS, "it times nothing, it redraws saved results; "
+                                    "leave it out"),
+}
+UNUSED_BY_PROFILE = {
+    "--samples": "its data is batch x --steps samples; leave it out",
+    "--no-torch": "it never runs PyTorch; leave it out",
+}
+
+
+def refuse_unused(args: argparse.Namespace, mode: str, unused: dict[str, str]) -> None:
+    """Refuse the first option given that ``mode`` does not use (see UNUSED_BY_*).
 
     Raises:
-        ConfigError: FILE is a folder, or its folder cannot be written into.
+        ConfigError: "OPTION is not used by MODE: why; the way out".
     """
-    if out is None:
-        return
-    path = Path(out)
-    if path.is_dir():
-        raise ConfigError(f"--out {out} is a folder; give a file name, e.g. {path / 'bench.json'}")
-    check_output_dir(path.parent, "--out's folder")
+    for option, why in unused.items():
+        if getattr(args, option.lstrip("-").replace("-", "_")) not in (None, False):
+            raise ConfigError(f"{option} is not used by {mode}: {why}")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the bench (or --markdown, or --profile-autodiff); print, and write --out."""
     if args.markdown:
-        if args.out or args.json:
-            raise ConfigError("--markdown only prints tables from saved results; "
-                              "leave out --out and --json")
+        refuse_unused(args, "--markdown", UNUSED_BY_MARKDOWN)
         sys.stdout.write(markdown_tables(load_results(args.markdown)))
         return 0
     if args.profile_autodiff:
         return run_profile(args)
     cfg = config_from_args(args)
     check_config(cfg)
-    check_out(args.out)
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+    require_blas_threads(cfg.threads)       # a refusal is then the only line on stderr
     print(f"twinprop bench: {len(cfg.batch_sizes) * len(cfg.dtypes)} configurations x "
           f"{cfg.repeats} repeats, epochs of {EPOCH_SAMPLES:,} samples"
           + (" (quick)" if args.quick else ""), file=sys.stderr)
-    results = run_bench(cfg, progress=lambda message: print(f"  {message}", file=sys.stderr,
-                                                            flush=True))
+    results = time_bench(cfg, progress=lambda message: print(f"  {message}", file=sys.stderr,
+                                                             flush=True))
     _emit(args, results, format_table)
     return 0
 
@@ -131,15 +144,11 @@ def profile_configs(args: argparse.Namespace) -> list[ProfileConfig]:
     Raises:
         ConfigError: an option the profile does not take, or one outside its domain.
     """
-    if args.samples is not None:
-        raise ConfigError("--samples is not used by --profile-autodiff (its data is batch x "
-                          "--steps samples); leave it out")
-    if args.no_torch:
-        raise ConfigError("--profile-autodiff never runs PyTorch; leave out --no-torch")
+    refuse_unused(args, "--profile-autodiff", UNUSED_BY_PROFILE)
     repeats: int = args.repeats or (3 if args.quick else 5)
     steps: int = args.steps or (15 if args.quick else 40)
     batch_sizes = args.batch_sizes or (250,)
-    dtypes = args.dtypes or ("float64", "float32")
+    dtypes = args.dtypes or DTYPES
     for values, option in ((batch_sizes, "--batch-sizes"), (dtypes, "--dtypes")):
         if len(set(values)) != len(values):
             raise ConfigError(f"{option} {' '.join(map(str, values))} repeats a value; "
@@ -155,15 +164,18 @@ def run_profile(args: argparse.Namespace) -> int:
     """``--profile-autodiff``: profile the autodiff step for each dtype asked for."""
     configs = profile_configs(args)
     check_threads(args.threads)
-    check_out(args.out)
+    if args.out is not None:
+        check_output_file(args.out, "--out")
     require_blas_threads(args.threads)
 
     def say(message: str) -> None:
         print(f"  {message}", file=sys.stderr, flush=True)
 
-    machine = machine_info(blas_threads(), None, False)
+    machine = machine_info(blas_threads(), None, False, torch_note=(
+        "PyTorch not run: --profile-autodiff times the autodiff and buffered twins only"))
     others = OtherWork()
-    profiles = [profile_autodiff(cfg, say) for cfg in configs]
+    per_node_us = tracing_cost_per_node_us()      # the same for every configuration
+    profiles = [profile_autodiff(cfg, say, per_node_us) for cfg in configs]
     machine.update(others.stop())
     results = {"schema": 1, "command": "twinprop bench --profile-autodiff",
                "machine": machine, "profiles": profiles}

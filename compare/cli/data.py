@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from compare.atomic import atomic_path, check_output_dir
+from compare.atomic import atomic_path, check_output_file
+from compare.cli.app import whole_number
 from compare.common.errors import ConfigError
 from compare.data import cache, fetch
 from compare.data.arrays import Arrays, fetch_into_cache, load_arrays
@@ -67,15 +68,8 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run_show)
 
 
-def _count(text: str) -> int:
-    """argparse type: a whole number in 1..MAX_SHOW."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= MAX_SHOW:
-        raise argparse.ArgumentTypeError(f"{value} is not in 1..{MAX_SHOW}")
-    return value
+# argparse type of --count: a whole number in 1..MAX_SHOW.
+_count = whole_number(1, MAX_SHOW)
 
 
 def run_fetch(args: argparse.Namespace) -> int:
@@ -145,10 +139,7 @@ def check_out(out: str) -> Path:
     path = Path(out)
     if path.suffix.lower() != ".png":
         raise ConfigError(f"--out {out} does not end in .png; name the PNG file to write")
-    if path.is_dir():
-        raise ConfigError(f"--out {out} is a folder; name the PNG file to write in it")
-    check_output_dir(path.parent, "--out folder")
-    return path
+    return check_output_file(path, "--out")
 
 
 def run_show(args: argparse.Namespace) -> int:

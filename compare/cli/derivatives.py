@@ -4,8 +4,10 @@ Writes into ``--out DIR``: derivatives.png and derivative_errors.png (data:
 derivatives.json), vcurves.png (data: vcurves.json), kink.png (data:
 kink.json, when an activation studied has a kink) and summary.md. Every
 file is written atomically; files already in DIR are overwritten only with
-``--force``. ``--activation PATH.py:NAME`` studies a user's own activation
-and also checks its derivative (check.json), exiting 1 when it is wrong.
+``--force``, which also removes those of the study's files this run does
+not write (other files in DIR are kept). ``--activation PATH.py:NAME``
+studies a user's own activation and also checks its derivative
+(check.json), exiting 1 when it is wrong.
 """
 
 import argparse
@@ -44,7 +46,8 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
                         help="a built-in activation, 'all' (default), or your own as "
                              "PATH.py:NAME")
     parser.add_argument("--force", action="store_true",
-                        help="overwrite files of an earlier run in DIR")
+                        help="overwrite files of an earlier run in DIR (and remove those "
+                             "of its files this run does not write)")
     parser.set_defaults(func=run)
 
 
@@ -65,13 +68,15 @@ def run(args: argparse.Namespace) -> int:
     from compare.derivatives import study as derivatives
     from compare.derivatives import summary as derivatives_summary
     from compare.gradcheck.suite import resolve_activations
+    from compare.gradcheck.useractivation import check_finite
+    from compare.gradcheck.usercode import split_spec
 
     out = args.out
     check_out_dir(out, args.force)
-    chosen = (derivatives.ACTIVATION_NAMES if args.activation == "all"
-              else resolve_activations(args.activation))
-    acts = [derivatives.resolve(a) for a in chosen]
+    acts = [derivatives.resolve(a) for a in resolve_activations(args.activation)]
     custom = [a for a in acts if not derivatives.is_builtin(a)]
+    for act in custom:      # the study's grid is its own, not quite the check's
+        check_finite(act, derivatives.Z_GRID, split_spec(args.activation)[0])
     kinked = [a.name for a in acts if derivatives.is_builtin(a) and a.name in derivatives.KINKED]
     table = derivatives.derivative_table(names=acts)
     curves = derivatives.vcurves(names=acts)
@@ -102,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
         elif name == "summary.md":
             write_text(path, summary)
         else:
+            # Not written by this run: one left by an earlier run (only there
+            # with --force) would pass for this run's.
+            path.unlink(missing_ok=True)
             continue
         print(f"wrote {path}")
     if check_text:

@@ -15,26 +15,14 @@ import sys
 from pathlib import Path
 
 from compare.atomic import check_output_dir, write_json
-from compare.cli.app import positive_int
+from compare.cli.app import positive_int, whole_number
 
 MODES = ("full", "fast", "sweep", "complex")
 DEFAULT_SWEEP_DIR = Path("gradcheck_sweep")
 
 
-def _width(text: str) -> int:
-    """argparse type for a hidden width: a whole number >= 1."""
-    return positive_int(text)
-
-
-def _seed(text: str) -> int:
-    """argparse type for a seed: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; a seed is a whole number >= 0")
-    return value
+# argparse type for a seed: a whole number >= 0.
+_seed = whole_number(0, outside="{value} is negative; a seed is a whole number >= 0")
 
 
 def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -57,7 +45,7 @@ def add_parser(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]"
     parser.add_argument("--mode", default="full", choices=MODES,
                         help="full: every parameter (default); fast: random directions; "
                              "sweep: error against step h, with a plot; complex: complex step")
-    parser.add_argument("--hidden", type=_width, nargs="*", default=[100], metavar="WIDTH",
+    parser.add_argument("--hidden", type=positive_int, nargs="*", default=[100], metavar="WIDTH",
                         help="hidden-layer widths (default: 100; none for softmax regression)")
     parser.add_argument("--batch", type=positive_int, default=32, metavar="N",
                         help="number of MNIST training images (default 32)")
@@ -127,14 +115,16 @@ def run(args: argparse.Namespace) -> int:
         from compare.gradcheck.sweep import save_sweep
         files += save_sweep(args.out or DEFAULT_SWEEP_DIR, result.sweep_data, result.rows,
                             twin=user.name if user is not None else "manual")
+    report = render.render_json(result, files)
     if args.out is not None:
         files.append(args.out / "gradcheck.json")
-        write_json(files[-1], render.render_json(result, files[:-1]))
+        write_json(files[-1], report)           # lists the files beside it, not itself
+        report["files"] = [str(p) for p in files]
     if args.json:
-        print(json.dumps(render.render_json(result, files), indent=2))
+        print(json.dumps(report, indent=2))
     else:
         print(render.render_text(result, files))
-    return 0 if render.render_json(result)["passed"] else 1
+    return 0 if report["passed"] else 1
 
 
 def _run_selftest(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from compare.atomic import check_output_file
+from compare.cli.app import whole_number
 from compare.common.dtypes import DTYPES
 from compare.common.errors import ConfigError, DivergenceError
 from compare.train.config import TrainConfig, catalog_sizes
@@ -138,12 +139,8 @@ def _twin_list(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _whole_number(text: str) -> int:
-    """argparse type: any whole number (its range is TrainConfig's to judge)."""
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+# argparse type: any whole number (its range is TrainConfig's to judge).
+_whole_number = whole_number()
 
 
 def _number(text: str) -> float:

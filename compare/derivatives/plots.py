@@ -47,7 +47,7 @@ def _floats(values: Iterable[float | None]) -> NDArray:
 
 def _floored(values: Iterable[float | None]) -> NDArray:
     """Array of ``values`` with zeros (and None) raised to LOG_FLOOR for a log axis."""
-    arr = np.array([np.nan if v is None else v for v in values], dtype=float)
+    arr = _floats(values)
     return np.where(arr > 0, arr, LOG_FLOOR)
 
 
@@ -64,11 +64,12 @@ def plot_derivatives(table: dict[str, Any]) -> bytes:
     fig, axes = _grid(len(acts))
     every = max(1, len(z) // 40)  # thin the finite-difference dots so lines stay visible
     for ax, (name, row) in zip(axes, acts.items()):
-        ax.plot(z, row["g"], color=COLORS["g"], lw=1.2, label="g")
-        ax.plot(z, row["hand"], color=COLORS["hand"], lw=2.4, alpha=0.6, label="g' by hand")
+        ax.plot(z, _floats(row["g"]), color=COLORS["g"], lw=1.2, label="g")
+        ax.plot(z, _floats(row["hand"]), color=COLORS["hand"], lw=2.4, alpha=0.6,
+                label="g' by hand")
         ax.plot(z, _floats(row["autograd"]), color=COLORS["autograd"], lw=1.2, ls="--",
                 label="g' by autograd")
-        ax.plot(z[::every], np.asarray(row["fd"])[::every], "o", ms=3,
+        ax.plot(z[::every], _floats(row["fd"])[::every], "o", ms=3,
                 color=COLORS["fd"], label="g' by central difference")
         ax.set_title(name)
         ax.set_xlabel("z")
@@ -88,10 +89,10 @@ def plot_derivative_errors(table: dict[str, Any]) -> bytes:
     acts = table["activations"]
     fig, axes = _grid(len(acts))
     for ax, (name, row) in zip(axes, acts.items()):
-        hand = np.asarray(row["hand"], dtype=float)
+        hand = _floats(row["hand"])
         ax.semilogy(z, _floored(np.abs(_floats(row["autograd"]) - hand)),
                     color=COLORS["autograd"], lw=1, label="|autograd - hand|")
-        ax.semilogy(z, _floored(np.abs(np.asarray(row["fd"]) - hand)),
+        ax.semilogy(z, _floored(np.abs(_floats(row["fd"]) - hand)),
                     color=COLORS["fd"], lw=1, label="|central diff - hand|")
         ax.set_ylim(LOG_FLOOR / 3, 10)
         ax.set_title(name)

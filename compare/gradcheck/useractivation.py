@@ -42,7 +42,8 @@ def load_activation(spec: str) -> Activation:
 
     Raises:
         UserCodeError: no NAME or NAME_prime in the file, or they do not map
-            an array to a finite array of its shape.
+            an array to an array of its shape, finite at every z of GRID (the
+            checks evaluate them there).
     """
     where, name = split_spec(spec)
     if name is None:
@@ -60,7 +61,8 @@ def load_activation(spec: str) -> Activation:
     z = np.linspace(-3.0, 3.0, 7).reshape(7, 1)
     for f, what in ((fn, name), (deriv, f"{name}_prime")):
         try:
-            raw = f(z.copy())
+            with np.errstate(all="ignore"):
+                raw = f(z.copy())
         except Exception as err:
             source = getattr(getattr(f, "__code__", None), "co_filename", where)
             raise UserCodeError(f"{where}: {what}(z) raised {describe_exception(err, source)} "
@@ -76,9 +78,42 @@ def load_activation(spec: str) -> Activation:
             got = "None" if raw is None else f"shape {out.shape}"
             raise UserCodeError(f"{where}: {what}(z) returned {got} for an input of shape "
                                 f"{z.shape}; {way_out}")
-        if not np.all(np.isfinite(out)):
-            raise UserCodeError(f"{where}: {what}(z) is not finite on [-3, 3]; fix it")
-    return Activation(name, fn, deriv, None if kink is None else float(kink))
+    act = Activation(name, fn, deriv, None if kink is None else float(kink))
+    check_finite(act, GRID, where)
+    return act
+
+
+def check_finite(act: Activation, z: NDArray, where: str) -> None:
+    """Refuse ``act`` unless g and g' are finite at every point of ``z`` (1-D).
+
+    ``z`` is the grid a check evaluates them on (GRID here, the derivative
+    study's own grid there).
+
+    Raises:
+        UserCodeError: which function, the first z where it is not finite,
+            and the way out.
+    """
+    way_out = (f"make {act.name} and {act.name}_prime finite for every z (a pre-activation "
+               "can take any value)")
+    for f, what in ((act.fn, act.name), (act.deriv, f"{act.name}_prime")):
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = np.asarray(f(z.copy()), dtype=float)
+        except Exception as err:
+            source = getattr(getattr(f, "__code__", None), "co_filename", where)
+            raise UserCodeError(f"{where}: {what}(z) raised {describe_exception(err, source)} "
+                                f"on z in [{z[0]:g}, {z[-1]:g}]; {way_out}") from None
+        if out.shape != z.shape:
+            raise UserCodeError(f"{where}: {what}(z) returned shape {out.shape} for an input "
+                                f"of shape {z.shape}; return an array of z's shape (it must "
+                                "work elementwise)")
+        bad = z[~np.isfinite(out)]
+        if bad.size:
+            span = f", z from {bad[0]:g} to {bad[-1]:g}" if bad.size > 1 else ""
+            raise UserCodeError(f"{where}: {what}(z) is not finite at z = {bad[0]:g} "
+                                f"({bad.size} of the {z.size} points in [{z[0]:g}, {z[-1]:g}] "
+                                f"where it is checked{span}); {way_out}")
 
 
 def central(fn: Fn, z: NDArray, h: NDArray) -> NDArray:
@@ -93,10 +128,11 @@ def fd_derivative(fn: Fn, z: NDArray, step: float = STEP) -> tuple[NDArray, NDAr
         (numeric, estimated error, tolerance), each shaped like z.
     """
     h = step * np.maximum(1.0, np.abs(z))
-    d_h, d_h2 = central(fn, z, h), central(fn, z, h / 2)
-    numeric, error = (4 * d_h2 - d_h) / 3, np.abs(d_h - d_h2) / 3
-    g = np.abs(np.asarray(fn(z), float))
-    tol = T.SAFETY * error + T.FLOOR_ULPS * T.EPS * np.maximum(g, 1.0) / h
+    with np.errstate(all="ignore"):     # a stencil may leave g's domain: NaN, never a pass
+        d_h, d_h2 = central(fn, z, h), central(fn, z, h / 2)
+        numeric, error = (4 * d_h2 - d_h) / 3, np.abs(d_h - d_h2) / 3
+        g = np.abs(np.asarray(fn(z), float))
+        tol = T.SAFETY * error + T.FLOOR_ULPS * T.EPS * np.maximum(g, 1.0) / h
     return numeric, error, tol
 
 
@@ -164,8 +200,10 @@ def derivative_rows(act: Activation, z: NDArray = GRID) -> tuple[list[TensorChec
     with np.errstate(all="ignore"):
         hand = np.asarray(act.deriv(z.copy()), dtype=float)
     numeric, error, tol = fd_derivative(act.fn, z)
+    smallest_tol = float(np.min(tol, initial=np.inf, where=np.isfinite(tol)))
     rows = [summarise(name, f"{name}_prime vs FD", tensor, hand, numeric, tol,
-                      rel_scale=float(tol.min()), fd_error=error, step=STEP)]
+                      rel_scale=smallest_tol, fd_error=error, step=STEP,
+                      extra_fail=_not_finite(hand, numeric, tol))]
     notes = [f"{name}_prime checked at {z.size} points z in [{z.min():g}, {z.max():g}]"
              + (f" (none within a step of the kink at {act.kink:g})"
                 if act.kink is not None else "")]
@@ -181,7 +219,7 @@ def derivative_rows(act: Activation, z: NDArray = GRID) -> tuple[list[TensorChec
     else:
         scale = T.COMPLEX_TOL * max(1.0, float(np.abs(cs).max()))
         rows.append(summarise(name, oracle, tensor, hand, cs, scale, rel_scale=T.COMPLEX_TOL,
-                              step=T.COMPLEX_STEP))
+                              step=T.COMPLEX_STEP, extra_fail=_not_finite(hand, cs)))
     auto = autograd_derivative(act.fn, z)
     oracle = f"{name}_prime vs autograd"
     why = autograd_usable(act, z)
@@ -189,14 +227,21 @@ def derivative_rows(act: Activation, z: NDArray = GRID) -> tuple[list[TensorChec
         rows.append(skipped(name, oracle, tensor, z.shape, str(why)))
     else:
         scale = T.TWIN_TOL * max(1.0, float(np.abs(auto).max()))
-        rows.append(summarise(name, oracle, tensor, hand, auto, scale, rel_scale=T.TWIN_TOL))
+        rows.append(summarise(name, oracle, tensor, hand, auto, scale, rel_scale=T.TWIN_TOL,
+                              extra_fail=_not_finite(hand, auto)))
     failed = [row for row in rows if row.verdict == FAIL]
-    diagnosis = derivative_diagnosis(act, z, hand, numeric, tol) if failed else []
+    with np.errstate(all="ignore"):
+        diagnosis = derivative_diagnosis(act, z, hand, numeric, tol) if failed else []
     for row in failed:
         i = row.worst[0]
         row.note = f"worst at z = {z[i]:+.4g}: {name}_prime {hand[i]:+.6e}"
         row.diagnosis = diagnosis
     return rows, notes
+
+
+def _not_finite(*arrays: NDArray) -> NDArray:
+    """Mask of the points where any of ``arrays`` is NaN or infinite: never a pass."""
+    return ~np.all([np.isfinite(a) for a in arrays], axis=0)
 
 
 def derivative_diagnosis(act: Activation, z: NDArray, hand: NDArray, true: NDArray,
@@ -221,9 +266,16 @@ def derivative_diagnosis(act: Activation, z: NDArray, hand: NDArray, true: NDArr
     c = float(hand @ true) / denom if denom else 0.0
     if c and np.all(np.abs(hand - c * true) <= abs(c) * tol):
         return [Diagnosis("scale", f"{name}_prime = c x {name}' with c = {c:.6g}", {"c": c})]
-    bad = np.abs(hand - true) > tol
-    where = z[bad]
-    return [Diagnosis("other", f"{name}_prime is off at {int(bad.sum())} of {z.size} points, "
-                               f"z in [{where.min():+.3g}, {where.max():+.3g}]; largest error "
-                               f"{float(np.abs(hand - true).max()):.2e}",
+    err = np.abs(hand - true)
+    bad = ~(err <= tol)                 # NaN is off too
+    if not bad.any():
+        return []
+    where, finite = z[bad], err[bad & np.isfinite(err)]
+    sizes = [f"largest error {float(finite.max()):.2e}"] if finite.size else []
+    if finite.size < where.size:
+        sizes.append(f"{where.size - finite.size} not finite (in {name}_prime or in the "
+                     f"finite differences of {name})")
+    return [Diagnosis("other", f"{name}_prime is off at {where.size} of {z.size} points, "
+                               f"z in [{where.min():+.3g}, {where.max():+.3g}]; "
+                               + ", ".join(sizes),
                       {"failed": int(bad.sum())})]
