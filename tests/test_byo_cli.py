@@ -261,3 +261,31 @@ def test_the_derivative_study_checks_finiteness_on_its_own_grid(
     err = capsys.readouterr().err
     assert status == 2, err
     assert err.count("\n") == 1 and "f(z) is not finite at z = -3.97 (1 of the 801 points" in err
+
+
+def test_an_activation_file_is_imported_once(tmp_path: Path) -> None:
+    from compare.gradcheck.useractivation import load_activation
+    log = tmp_path / "imports.txt"
+    path = tmp_path / "act.py"
+    path.write_text(f"import numpy as np\n\nwith open({str(log)!r}, 'a') as f:\n"
+                    "    f.write('x')\n\n\ndef f(z):\n    return np.tanh(z)\n\n\n"
+                    "def f_prime(z):\n    return 1 - np.tanh(z) ** 2\n\n\nf_kink = None\n")
+    act = load_activation(f"{path}:f")
+    assert log.read_text() == "x"
+    assert act.fn.__globals__ is act.deriv.__globals__
+
+
+def test_a_derivative_off_only_beyond_the_finite_differences_is_diagnosed_by_what_failed(
+        tmp_path: Path) -> None:
+    """Off by 1e-11: within the finite differences' tolerance, beyond the complex step's."""
+    from compare.gradcheck.report import FAIL
+    from compare.gradcheck.useractivation import derivative_rows, load_activation
+    source = (Path(__file__).parent / "byo_files" / "swish_autograd.py").read_text()
+    path = tmp_path / "swish_off.py"
+    path.write_text(source.replace("return s + z * s * (1 - s)",
+                                   "return s + z * s * (1 - s) + 1e-11"))
+    rows, _ = derivative_rows(load_activation(f"{path}:swish"))
+    verdicts = {row.oracle.split(" vs ")[1]: row.verdict for row in rows}
+    assert verdicts["FD"] != FAIL and verdicts["complex"] == FAIL
+    kinds = [d.kind for row in rows if row.verdict == FAIL for d in row.diagnosis]
+    assert "scale" not in kinds, [d.detail for row in rows for d in row.diagnosis]

@@ -26,7 +26,13 @@ from numpy.typing import NDArray
 from compare.gradcheck import tolerance as T
 from compare.gradcheck.diagnose import Diagnosis
 from compare.gradcheck.report import FAIL, TensorCheck, skipped, summarise
-from compare.gradcheck.usercode import UserCodeError, describe_exception, load_function, split_spec
+from compare.gradcheck.usercode import (
+    UserCodeError,
+    describe_exception,
+    function_of,
+    load_module,
+    split_spec,
+)
 from manual.activations import Activation
 
 # Where the derivative is checked: wide enough to reach saturation.
@@ -51,10 +57,11 @@ def load_activation(spec: str) -> Activation:
                             f"{spec.removesuffix(':')}:NAME "
                             "(the file defines NAME(z) and NAME_prime(z))")
     signature = f"{name}(z) and {name}_prime(z), numpy arrays in and out"
-    fn, _, _ = load_function(spec, name, signature)
-    deriv, _, _ = load_function(f"{where}:{name}_prime", f"{name}_prime", signature)
-    from compare.gradcheck.usercode import load_module
-    kink = getattr(load_module(where), f"{name}_kink", None)
+    # One import of the file: NAME, NAME_prime and NAME_kink from the same module.
+    module = load_module(where)
+    fn = function_of(module, where, name, signature)
+    deriv = function_of(module, where, f"{name}_prime", signature)
+    kink = getattr(module, f"{name}_kink", None)
     if kink is not None and not isinstance(kink, (int, float)):
         raise UserCodeError(f"{where}: {name}_kink is {kink!r}; make it a number (the z where "
                             f"{name} has a kink) or None")
@@ -207,6 +214,9 @@ def derivative_rows(act: Activation, z: NDArray = GRID) -> tuple[list[TensorChec
     notes = [f"{name}_prime checked at {z.size} points z in [{z.min():g}, {z.max():g}]"
              + (f" (none within a step of the kink at {act.kink:g})"
                 if act.kink is not None else "")]
+    # Each oracle's values and tolerance, so that a failing row is diagnosed
+    # against the numbers it failed on.
+    against = {rows[0].oracle: (numeric, tol)}
     cs = complex_step(act.fn, z)
     oracle = f"{name}_prime vs complex"
     if cs is None:
@@ -220,6 +230,7 @@ def derivative_rows(act: Activation, z: NDArray = GRID) -> tuple[list[TensorChec
         scale = T.COMPLEX_TOL * max(1.0, float(np.abs(cs).max()))
         rows.append(summarise(name, oracle, tensor, hand, cs, scale, rel_scale=T.COMPLEX_TOL,
                               step=T.COMPLEX_STEP, extra_fail=_not_finite(hand, cs)))
+        against[oracle] = (cs, np.full(cs.shape, scale))
     auto = autograd_derivative(act.fn, z)
     oracle = f"{name}_prime vs autograd"
     why = autograd_usable(act, z)
@@ -229,13 +240,14 @@ def derivative_rows(act: Activation, z: NDArray = GRID) -> tuple[list[TensorChec
         scale = T.TWIN_TOL * max(1.0, float(np.abs(auto).max()))
         rows.append(summarise(name, oracle, tensor, hand, auto, scale, rel_scale=T.TWIN_TOL,
                               extra_fail=_not_finite(hand, auto)))
-    failed = [row for row in rows if row.verdict == FAIL]
-    with np.errstate(all="ignore"):
-        diagnosis = derivative_diagnosis(act, z, hand, numeric, tol) if failed else []
-    for row in failed:
+        against[oracle] = (auto, np.full(auto.shape, scale))
+    for row in rows:
+        if row.verdict != FAIL:
+            continue
         i = row.worst[0]
         row.note = f"worst at z = {z[i]:+.4g}: {name}_prime {hand[i]:+.6e}"
-        row.diagnosis = diagnosis
+        with np.errstate(all="ignore"):
+            row.diagnosis = derivative_diagnosis(act, z, hand, *against[row.oracle])
     return rows, notes
 
 
@@ -264,7 +276,8 @@ def derivative_diagnosis(act: Activation, z: NDArray, hand: NDArray, true: NDArr
             return [Diagnosis(kind, text)]
     denom = float(true @ true)
     c = float(hand @ true) / denom if denom else 0.0
-    if c and np.all(np.abs(hand - c * true) <= abs(c) * tol):
+    off_one = np.any(np.abs(true) * abs(c - 1) > tol)          # c = 1 explains nothing
+    if c and off_one and np.all(np.abs(hand - c * true) <= abs(c) * tol):
         return [Diagnosis("scale", f"{name}_prime = c x {name}' with c = {c:.6g}", {"c": c})]
     err = np.abs(hand - true)
     bad = ~(err <= tol)                 # NaN is off too

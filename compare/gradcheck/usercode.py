@@ -101,7 +101,15 @@ def load_function(spec: str, default_name: str, signature: str) -> tuple[Callabl
     """
     where, name = split_spec(spec)
     name = name or default_name
-    module = load_module(where)
+    return function_of(load_module(where), where, name, signature), name, where
+
+
+def function_of(module: ModuleType, where: str, name: str, signature: str) -> Callable:
+    """The function ``name`` of a module already loaded from ``where``.
+
+    Raises:
+        UserCodeError: the module has no such function.
+    """
     fn = getattr(module, name, None)
     if fn is None:
         defined = sorted(n for n, v in vars(module).items()
@@ -113,7 +121,7 @@ def load_function(spec: str, default_name: str, signature: str) -> tuple[Callabl
     if not callable(fn):
         raise UserCodeError(f"{where}: {name} is a {type(fn).__name__}, not a function; "
                             f"define {signature}")
-    return fn, name, where
+    return fn
 
 
 def _one_line(err: BaseException) -> str:
