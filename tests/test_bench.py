@@ -351,21 +351,24 @@ def test_blas_threads_are_set_and_read_through_threadpoolctl() -> None:
     assert blas.blas_threads() == before
 
 
+class NoBlas:
+    """threadpoolctl's controller where no BLAS library can be found or limited."""
+
+    lib_controllers: list = []
+
+    def select(self, **kwargs: Any) -> "NoBlas":
+        return self
+
+    def info(self) -> list:
+        return []
+
+    def limit(self, **kwargs: Any) -> None:
+        raise AssertionError("nothing to limit")
+
+
 def test_no_controllable_blas_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from compare.bench import blas
     from compare.common.errors import ConfigError
-
-    class NoBlas:
-        lib_controllers: list = []
-
-        def select(self, **kwargs: Any) -> "NoBlas":
-            return self
-
-        def info(self) -> list:
-            return []
-
-        def limit(self, **kwargs: Any) -> None:
-            raise AssertionError("nothing to limit")
 
     monkeypatch.setattr(blas, "ThreadpoolController", NoBlas)
     assert blas.blas_threads() is None and blas.blas_info()["core"] is None
@@ -418,15 +421,6 @@ def test_a_blas_that_cannot_take_the_threads_is_one_line_before_the_header(
     # The bench printed its header line ("twinprop bench: 4 configurations x
     # ...") before it set the BLAS threads, so this refusal was a second line.
     from compare.bench import blas
-
-    class NoBlas:
-        lib_controllers: list = []
-
-        def select(self, **kwargs: Any) -> "NoBlas":
-            return self
-
-        def info(self) -> list:
-            return []
 
     monkeypatch.setattr(blas, "ThreadpoolController", NoBlas)
     assert main(["bench", *TINY, "--no-torch", "--threads", "1"]) == 2
